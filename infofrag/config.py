@@ -1,0 +1,254 @@
+"""Workflow configuration: schema validation, the ensemble's members and similarity blocks.
+
+The Snakefile and the library share this module, so a config means the same thing in a
+rule, a script, a test and a notebook. Validation happens in two layers:
+
+1. the JSON schema (``config/schema.yaml``) -- types, ranges, known names; it fills defaults;
+2. :func:`check_semantics` -- what a schema cannot say (the fingerprint sample larger than the
+   dataset, a block size larger than the ensemble, an override of a member that does not exist,
+   two members that would train the identical model, an architecture that does not fit the data).
+
+Every error names the config key that is wrong.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+from pathlib import Path
+
+import yaml
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
+
+#: dSprites factor grid size (3 shapes x 6 scales x 40 orientations x 32 x 32 positions)
+DSPRITES_SIZE = 3 * 6 * 40 * 32 * 32
+
+#: keys of a member that a per-member override may change
+MEMBER_KEYS = ("seed", "beta", "steps", "batch_size", "lr", "latent_dim",
+               "checkpoint_every", "log_every", "runtime_min")
+
+
+class ConfigError(ValueError):
+    """A config value is invalid; the message starts with the offending key."""
+
+
+# --------------------------------------------------------------------------- schema
+
+def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    with open(path) as fh:
+        return yaml.safe_load(fh)
+
+
+def _fill_defaults(instance, schema):
+    """Fill ``default`` values of object properties (recursively), like snakemake.utils.validate."""
+    if not isinstance(instance, dict) or schema.get("type") != "object":
+        return
+    for key, sub in schema.get("properties", {}).items():
+        if key not in instance and "default" in sub:
+            instance[key] = copy.deepcopy(sub["default"])
+        if key in instance:
+            _fill_defaults(instance[key], sub)
+    extra = schema.get("additionalProperties")
+    if isinstance(extra, dict):
+        for key, value in instance.items():
+            if key not in schema.get("properties", {}):
+                _fill_defaults(value, extra)
+
+
+def validate_schema(config: dict, schema: dict | None = None) -> dict:
+    """Validate ``config`` against the JSON schema; return a copy with defaults filled in."""
+    import jsonschema
+
+    schema = schema or load_schema()
+    config = copy.deepcopy(config)
+    validator = jsonschema.Draft202012Validator(schema)
+    errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
+    if errors:
+        err = errors[0]
+        key = ".".join(str(p) for p in err.absolute_path) or "<config>"
+        more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
+        raise ConfigError(f"config key '{key}': {err.message}{more}")
+    _fill_defaults(config, schema)
+    return config
+
+
+# --------------------------------------------------------------------------- members
+
+def beta_label(beta: float) -> str:
+    """Compact, stable text for a beta value: 4.0 -> '4', 0.5 -> '0.5'."""
+    return format(float(beta), "g")
+
+
+@dataclasses.dataclass(frozen=True)
+class Member:
+    """One ensemble member: one training run."""
+
+    name: str
+    sweep_beta: float  # the sweep position it came from (decides its block)
+    beta: float
+    seed: int
+    arch: str
+    latent_dim: int
+    steps: int
+    batch_size: int
+    lr: float
+    checkpoint_every: int
+    log_every: int
+    threads: int
+    runtime_min: int
+
+    def train_config(self) -> dict:
+        """The settings that decide this member's weights (what its train job depends on)."""
+        keys = ("name", "beta", "seed", "arch", "latent_dim", "steps", "batch_size", "lr",
+                "checkpoint_every", "log_every")
+        return {k: getattr(self, k) for k in keys}
+
+    def digest(self) -> str:
+        return hashlib.sha256(json.dumps(self.train_config(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def members(config: dict) -> list[Member]:
+    """The ensemble in its canonical order: betas in config order, then seeds in config order."""
+    tr, model = config["training"], config["model"]
+    overrides = config["ensemble"].get("overrides", {}) or {}
+    out = []
+    for beta in config["ensemble"]["betas"]:
+        for seed in config["ensemble"]["seeds"]:
+            name = f"b{beta_label(beta)}_s{seed}"
+            base = dict(
+                seed=int(seed), beta=float(beta), steps=tr["steps"],
+                batch_size=tr.get("batch_size", 64), lr=float(tr.get("lr", 1e-3)),
+                latent_dim=model.get("latent_dim", 10),
+                checkpoint_every=tr.get("checkpoint_every", 1000),
+                log_every=tr.get("log_every", 100), runtime_min=tr.get("runtime_min", 120),
+            )
+            base.update(overrides.get(name, {}))
+            out.append(Member(name=name, sweep_beta=float(beta), arch=model["arch"],
+                              threads=tr.get("threads", 1), **{k: base[k] for k in MEMBER_KEYS}))
+    return out
+
+
+def member_table(config: dict) -> dict[str, Member]:
+    return {m.name: m for m in members(config)}
+
+
+@dataclasses.dataclass(frozen=True)
+class Block:
+    """A run of whole members of one sweep beta; similarity is sharded by block pairs."""
+
+    name: str
+    members: tuple[str, ...]
+
+
+def blocks(config: dict) -> list[Block]:
+    """Blocks of at most ``similarity.block_size`` members, never mixing sweep betas.
+
+    Blocks are per beta and filled in seed order, so adding seeds (or betas) to the sweep
+    appends members to the last block of each beta (or adds new blocks) without moving any
+    existing member into another block: existing full blocks and their shards stay valid.
+    """
+    size = config["similarity"]["block_size"]
+    out = []
+    for beta in config["ensemble"]["betas"]:
+        names = [m.name for m in members(config) if m.sweep_beta == float(beta)]
+        for k in range(0, len(names), size):
+            out.append(Block(name=f"b{beta_label(beta)}-{k // size}", members=tuple(names[k:k + size])))
+    return out
+
+
+def block_pairs(config: dict) -> list[tuple[str, str]]:
+    """Unordered block pairs (i <= j in block order): one similarity shard each."""
+    names = [b.name for b in blocks(config)]
+    return [(names[i], names[j]) for i in range(len(names)) for j in range(i, len(names))]
+
+
+# --------------------------------------------------------------------------- semantics
+
+_ARCH_SIZE = {"conv64": 64, "conv32": 32}
+
+
+def dataset_size(dataset_cfg: dict) -> int | None:
+    """Number of points in the configured dataset, when knowable without reading user files."""
+    name = dataset_cfg["name"]
+    if name == "dsprites":
+        return DSPRITES_SIZE
+    if name == "circle":
+        return dataset_cfg.get("n_points", 1000)
+    return None
+
+
+def check_semantics(config: dict) -> None:
+    """Checks a schema cannot express. Raises :class:`ConfigError` naming the key."""
+    ds, model = config["dataset"], config["model"]
+    n = config["sample"]["n_points"]
+    size = dataset_size(ds)
+    if size is not None and n > size:
+        raise ConfigError(f"config key 'sample.n_points': the fingerprint sample ({n}) is larger "
+                          f"than the dataset '{ds['name']}' ({size} points)")
+    if ds["name"] in ("dsprites_npz", "idx", "images") and "path" not in ds:
+        raise ConfigError(f"config key 'dataset.path': required for dataset '{ds['name']}'")
+    if ds["name"] == "dsprites" and ds.get("image_size", 64) not in (32, 64):
+        raise ConfigError("config key 'dataset.image_size': dsprites renders at 32 or 64 pixels, "
+                          f"got {ds.get('image_size')}")
+    arch = model["arch"]
+    if ds["name"] == "circle" and arch != "mlp":
+        raise ConfigError(f"config key 'model.arch': the circle dataset needs 'mlp', got '{arch}'")
+    if arch in _ARCH_SIZE and ds["name"] != "circle":
+        want = _ARCH_SIZE[arch]
+        have = ds.get("image_size", 64 if ds["name"] in ("dsprites", "dsprites_npz") else None)
+        if have is not None and have != want:
+            raise ConfigError(f"config key 'model.arch': '{arch}' takes {want}x{want} images but "
+                              f"dataset.image_size is {have}")
+
+    sweep_names = {f"b{beta_label(b)}_s{s}" for b in config["ensemble"]["betas"]
+                   for s in config["ensemble"]["seeds"]}
+    if len(sweep_names) != len(config["ensemble"]["betas"]) * len(config["ensemble"]["seeds"]):
+        raise ConfigError("config key 'ensemble.betas': two betas give the same member name")
+    for name in (config["ensemble"].get("overrides") or {}):
+        if name not in sweep_names:
+            raise ConfigError(f"config key 'ensemble.overrides.{name}': no such member in the sweep "
+                              f"(members are named b<beta>_s<seed>, e.g. {sorted(sweep_names)[0]})")
+    seen = {}
+    for m in members(config):
+        key = json.dumps({k: v for k, v in m.train_config().items() if k != "name"}, sort_keys=True)
+        if key in seen:
+            raise ConfigError(f"config key 'ensemble.overrides.{m.name}': member '{m.name}' would train "
+                              f"exactly the same model as '{seen[key]}' (duplicate member)")
+        seen[key] = m.name
+        if m.checkpoint_every > m.steps and m.steps > 1:
+            pass  # allowed: then only the final checkpoint is written
+    n_members = len(members(config))
+    bs = config["similarity"]["block_size"]
+    if bs > n_members:
+        raise ConfigError(f"config key 'similarity.block_size': {bs} is larger than the ensemble "
+                          f"({n_members} members)")
+    boost = config.get("boost", {})
+    if boost.get("target") == "beta":
+        if "beta" not in boost:
+            raise ConfigError("config key 'boost.beta': required when boost.target is 'beta'")
+        if float(boost["beta"]) not in [float(b) for b in config["ensemble"]["betas"]]:
+            raise ConfigError(f"config key 'boost.beta': {boost['beta']} is not one of ensemble.betas")
+
+
+def validate(config: dict) -> dict:
+    """Schema + semantic validation; returns the config with defaults filled."""
+    config = validate_schema(config)
+    check_semantics(config)
+    return config
+
+
+def load_config(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file '{path}' does not exist")
+    try:
+        with open(path) as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file '{path}' must hold a mapping of keys, got {type(raw).__name__}")
+    return validate(raw)

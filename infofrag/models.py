@@ -1,0 +1,191 @@
+"""beta-VAE members: the encoder/decoder variants and their loss.
+
+Three architectures (``build_model(arch, input_shape, latent_dim)``):
+
+``conv64``
+    The dSprites architecture of disentanglement_lib (Locatello et al. 2019) for 1 x 64 x 64
+    images. Encoder: conv 32 4x4/2, conv 32 4x4/2, conv 64 4x4/2, conv 64 4x4/2 (ReLU, padding
+    1: 64 -> 32 -> 16 -> 8 -> 4), dense 256 (ReLU), dense 2 * latent_dim (mu, logvar).
+    disentanglement_lib's code uses 2x2 kernels for the last two convolutions while the paper's
+    table (and issue 3) says 4x4; we use **4x4 for all four**. Decoder, mirrored: dense 256,
+    dense 1024 (ReLU), reshape 64 x 4 x 4, transposed conv 64, 32, 32, C (4x4/2), Bernoulli logits.
+``conv32``
+    The same design with three convolutions (32, 32, 64 channels; 32 -> 16 -> 8 -> 4) for
+    C x 32 x 32 images; decoder mirrored with three transposed convolutions.
+``mlp``
+    Fully connected, for flattened images of any size or for low-dimensional points (the
+    circle). Images: D -> 512 -> 256 -> 2 * latent_dim and back (Bernoulli logits). Points
+    (input_shape ``(k,)``): k -> 128 -> 128 -> 2 * latent_dim and back (Gaussian mean).
+
+The likelihood defaults to ``"bernoulli"`` for images and ``"gaussian"`` for 1-D inputs; the
+Gaussian has a fixed observation standard deviation ``obs_std`` (default 0.1).
+
+``model.loss(x, beta, generator)`` returns the reconstruction term (negative log-likelihood in
+nats, summed over pixels/coordinates, batch mean), the KL divergence per latent channel
+(``[d]``, batch mean) and ``total = recon + beta * kl.sum()``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+__all__ = ["ARCHS", "BetaVAE", "LossTerms", "build_model"]
+
+ARCHS = ("conv64", "conv32", "mlp")
+LIKELIHOODS = ("bernoulli", "gaussian")
+
+
+class LossTerms(NamedTuple):
+    """Scalars are batch means; ``kl`` is the per-channel KL ``[d]``."""
+
+    total: torch.Tensor
+    recon: torch.Tensor
+    kl: torch.Tensor
+
+
+def _conv_stack(channels_in: int, widths: tuple[int, ...]) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    c = channels_in
+    for w in widths:
+        layers += [nn.Conv2d(c, w, kernel_size=4, stride=2, padding=1), nn.ReLU()]
+        c = w
+    return layers
+
+
+def _deconv_stack(widths: tuple[int, ...], channels_out: int) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    outs = widths[1:] + (channels_out,)
+    for i, (a, b) in enumerate(zip(widths, outs)):
+        layers.append(nn.ConvTranspose2d(a, b, kernel_size=4, stride=2, padding=1))
+        if i < len(widths) - 1:
+            layers.append(nn.ReLU())
+    return layers
+
+
+def _mlp(sizes: tuple[int, ...]) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(sizes) - 2:
+            layers.append(nn.ReLU())
+    return layers
+
+
+class BetaVAE(nn.Module):
+    """A VAE with a diagonal Gaussian posterior and a standard normal prior.
+
+    Attributes: ``arch``, ``input_shape`` (tuple), ``latent_dim``, ``likelihood``
+    ("bernoulli": ``decode`` returns logits; "gaussian": ``decode`` returns the mean), ``obs_std``.
+    """
+
+    def __init__(self, arch: str, input_shape: tuple[int, ...], latent_dim: int,
+                 encoder: nn.Module, decoder: nn.Module, likelihood: str, obs_std: float):
+        super().__init__()
+        self.arch = arch
+        self.input_shape = tuple(int(s) for s in input_shape)
+        self.latent_dim = int(latent_dim)
+        self.likelihood = likelihood
+        self.obs_std = float(obs_std)
+        self.encoder = encoder
+        self.decoder = decoder
+
+    # -- model -------------------------------------------------------------------------------
+    def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x ``[n, *input_shape]`` -> (mu, logvar), each ``[n, latent_dim]``."""
+        h = self.encoder(x)
+        mu, logvar = h.chunk(2, dim=-1)
+        return mu, logvar
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """z ``[n, latent_dim]`` -> logits (bernoulli) or mean (gaussian), ``[n, *input_shape]``."""
+        return self.decoder(z).reshape(z.shape[0], *self.input_shape)
+
+    @staticmethod
+    def reparameterize(mu: torch.Tensor, logvar: torch.Tensor,
+                       generator: torch.Generator | None = None) -> torch.Tensor:
+        eps = torch.randn(mu.shape, generator=generator, device=mu.device, dtype=mu.dtype)
+        return mu + torch.exp(0.5 * logvar) * eps
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None):
+        """Returns (decoder output, mu, logvar, z) with z drawn from the posterior."""
+        mu, logvar = self.encode(x)
+        z = self.reparameterize(mu, logvar, generator)
+        return self.decode(z), mu, logvar, z
+
+    # -- objective ---------------------------------------------------------------------------
+    def reconstruction(self, out: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Negative log-likelihood per example (nats, summed over pixels) ``[n]``."""
+        if self.likelihood == "bernoulli":
+            nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
+        else:
+            s = self.obs_std
+            nll = 0.5 * ((x - out) / s) ** 2 + (math.log(s) + 0.5 * math.log(2 * math.pi))
+        return nll.reshape(x.shape[0], -1).sum(dim=1)
+
+    @staticmethod
+    def kl_per_channel(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
+        """KL(q(z|x) || N(0, 1)) per channel, batch mean ``[d]``."""
+        return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0)
+
+    def loss(self, x: torch.Tensor, beta: float = 1.0,
+             generator: torch.Generator | None = None) -> LossTerms:
+        out, mu, logvar, _ = self(x, generator)
+        recon = self.reconstruction(out, x).mean()
+        kl = self.kl_per_channel(mu, logvar)
+        return LossTerms(recon + beta * kl.sum(), recon, kl)
+
+    def extra_repr(self) -> str:
+        return (f"arch={self.arch!r}, input_shape={self.input_shape}, latent_dim={self.latent_dim}, "
+                f"likelihood={self.likelihood!r}")
+
+
+def build_model(arch: str, input_shape, latent_dim: int, likelihood: str | None = None,
+                obs_std: float = 0.1) -> BetaVAE:
+    """Build a beta-VAE member.
+
+    arch: "conv64" (input (C, 64, 64)), "conv32" (input (C, 32, 32)) or "mlp" (any shape).
+    input_shape: the shape of one data point, e.g. (1, 64, 64) or (2,).
+    likelihood: "bernoulli" or "gaussian"; default bernoulli for images, gaussian for 1-D inputs.
+    Raises ValueError naming ``model.arch`` / the shape when they do not fit.
+    """
+    if arch not in ARCHS:
+        raise ValueError(f"model.arch: unknown architecture {arch!r}; expected one of {list(ARCHS)}")
+    try:
+        shape = tuple(int(s) for s in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"input_shape: expected a tuple of ints, got {input_shape!r}") from None
+    if not shape or any(s <= 0 for s in shape):
+        raise ValueError(f"input_shape: invalid shape {shape}")
+    if isinstance(latent_dim, bool) or not isinstance(latent_dim, int) or latent_dim < 1:
+        raise ValueError(f"model.latent_dim: expected a positive int, got {latent_dim!r}")
+    if likelihood is None:
+        likelihood = "gaussian" if len(shape) == 1 else "bernoulli"
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood: unknown {likelihood!r}; expected one of {list(LIKELIHOODS)}")
+    if not obs_std > 0:
+        raise ValueError(f"obs_std: must be > 0, got {obs_std!r}")
+    d2 = 2 * latent_dim
+
+    if arch in ("conv64", "conv32"):
+        size = 64 if arch == "conv64" else 32
+        if len(shape) != 3 or shape[1:] != (size, size):
+            raise ValueError(f"model.arch {arch!r} needs input_shape (C, {size}, {size}); "
+                             f"got input_shape {shape}")
+        widths = (32, 32, 64, 64) if arch == "conv64" else (32, 32, 64)
+        c = shape[0]
+        flat = 64 * 4 * 4
+        encoder = nn.Sequential(*_conv_stack(c, widths), nn.Flatten(),
+                                nn.Linear(flat, 256), nn.ReLU(), nn.Linear(256, d2))
+        decoder = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, flat), nn.ReLU(),
+                                nn.Unflatten(1, (64, 4, 4)), *_deconv_stack(widths[::-1], c))
+    else:
+        dim = math.prod(shape)
+        hidden = (128, 128) if len(shape) == 1 else (512, 256)
+        encoder = nn.Sequential(nn.Flatten(), *_mlp((dim, *hidden, d2)))
+        decoder = nn.Sequential(*_mlp((latent_dim, *hidden[::-1], dim)))
+    return BetaVAE(arch, shape, latent_dim, encoder, decoder, likelihood, obs_std)

@@ -1,0 +1,35 @@
+rule boost:
+    """Fuse channels into one representation by gradient ascent on a similarity objective."""
+    input:
+        similarity=R("similarity.zarr"),
+        hotspots=R("hotspots/hotspots.json"),
+        sample=R("sample.zarr"),
+        fingerprints=all_fingerprints(),
+    output:
+        store=directory(R("boost/fused.zarr")),
+        json=R("boost/boost.json"),
+        curve=report(
+            R("boost/objective.png"), caption="../report/objective.rst", category="Boosting"
+        ),
+        picture=report(
+            R("boost/fused.png"), caption="../report/fused.rst", category="Boosting"
+        ),
+        continuity=report(
+            R("boost/continuity.png"),
+            caption="../report/continuity.rst",
+            category="Boosting",
+        ),
+        prov=R("boost/boost.json.prov.json"),
+    params:
+        settings=config["boost"],
+        code=CODE["boost"],
+    log:
+        R("logs/boost.log"),
+    benchmark:
+        R("benchmarks/boost.tsv")
+    threads: 2
+    resources:
+        mem_mb=8000,
+        runtime=120,
+    script:
+        "../scripts/boost.py"

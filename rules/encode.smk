@@ -1,0 +1,44 @@
+rule encode:
+    """Encode the fingerprint sample once per member: posterior means and log-variances."""
+    input:
+        model=R("members/{member}/model.pt"),
+        sample=R("sample.zarr"),
+    output:
+        store=directory(R("posteriors/{member}.zarr")),
+        prov=R("posteriors/{member}.zarr.prov.json"),
+    params:
+        member=lambda wc: MEMBERS[wc.member].train_config(),
+        code=CODE["encode"],
+    log:
+        R("logs/encode/{member}.log"),
+    benchmark:
+        R("benchmarks/encode/{member}.tsv")
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/encode.py"
+
+
+rule scores:
+    """Supervised disentanglement scores (MIG, SAP, DCI) of one member, where the data has factors."""
+    input:
+        posteriors=R("posteriors/{member}.zarr"),
+        sample=R("sample.zarr"),
+    output:
+        scores=R("scores/{member}.json"),
+        prov=R("scores/{member}.json.prov.json"),
+    params:
+        code=CODE["encode"],
+    log:
+        R("logs/scores/{member}.log"),
+    benchmark:
+        R("benchmarks/scores/{member}.tsv")
+    threads: 1
+    resources:
+        mem_mb=4000,
+        runtime=30,
+    script:
+        "../scripts/scores.py"

@@ -1,0 +1,20 @@
+rule fingerprint:
+    """One channel's fingerprint: its N x N Bhattacharyya distances, information, factor NMI."""
+    input:
+        posteriors=R("posteriors/{member}.zarr"),
+        sample=R("sample.zarr"),
+    output:
+        store=directory(R("fingerprints/{member}/ch{channel}.zarr")),
+        prov=R("fingerprints/{member}/ch{channel}.zarr.prov.json"),
+    params:
+        code=CODE["estimators"],
+    log:
+        R("logs/fingerprint/{member}/ch{channel}.log"),
+    benchmark:
+        R("benchmarks/fingerprint/{member}/ch{channel}.tsv")
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=15,
+    script:
+        "../scripts/fingerprint.py"

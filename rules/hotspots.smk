@@ -1,0 +1,37 @@
+rule hotspots:
+    """Hotspots: OPTICS on the channel distances; table, figures, latent traversals."""
+    input:
+        similarity=R("similarity.zarr"),
+        models=[R(f"members/{m}/model.pt") for m in MEMBERS],
+        posteriors=[R(f"posteriors/{m}.zarr") for m in MEMBERS],
+    output:
+        json=R("hotspots/hotspots.json"),
+        csv=R("hotspots/hotspots.csv"),
+        overview=report(
+            R("hotspots/overview.png"),
+            caption="../report/overview.rst",
+            category="Hotspots",
+        ),
+        traversals=report(
+            R("hotspots/traversals.png"),
+            caption="../report/traversals.rst",
+            category="Hotspots",
+        ),
+        per_beta=report(
+            R("hotspots/per_beta.png"),
+            caption="../report/per_beta.rst",
+            category="Hotspots",
+        ),
+        prov=R("hotspots/hotspots.json.prov.json"),
+    params:
+        settings=config["hotspots"],
+        code=CODE["hotspots"],
+    log:
+        R("logs/hotspots.log"),
+    benchmark:
+        R("benchmarks/hotspots.tsv")
+    resources:
+        mem_mb=8000,
+        runtime=30,
+    script:
+        "../scripts/hotspots.py"

@@ -1,0 +1,19 @@
+rule summary:
+    """The report's front page: hotspot table, boosting numbers, scores and provenance."""
+    input:
+        similarity=R("similarity.zarr"),
+        hotspots=R("hotspots/hotspots.json"),
+        boost=R("boost/boost.json"),
+        scores=[R(f"scores/{m}.json") for m in MEMBERS],
+    output:
+        html=report(
+            R("summary/summary.html"), caption="../report/summary.rst", category="Summary"
+        ),
+        prov=R("summary/summary.html.prov.json"),
+    log:
+        R("logs/summary.log"),
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    script:
+        "../scripts/summary.py"

@@ -1,0 +1,25 @@
+rule train:
+    """One ensemble member: a beta-VAE trained from its own seed (resumes after a kill)."""
+    input:
+        data=DATASET_FILES,
+    output:
+        model=R("members/{member}/model.pt"),
+        log=R("members/{member}/train_log.csv"),
+        prov=R("members/{member}/model.pt.prov.json"),
+    params:
+        member=lambda wc: MEMBERS[wc.member].train_config(),
+        dataset=config["dataset"],
+        code=CODE["train"],
+        resume_dir=lambda wc: R(f"members/{wc.member}/.resume"),
+    log:
+        R("logs/train/{member}.log"),
+    benchmark:
+        R("benchmarks/train/{member}.tsv")
+    threads: config["training"]["threads"]
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        # Minutes; a job SLURM kills at its limit is resubmitted with more time and resumes.
+        runtime=lambda wc, attempt: MEMBERS[wc.member].runtime_min * attempt,
+    script:
+        "../scripts/train.py"
