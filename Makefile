@@ -1,0 +1,48 @@
+# Two entry points (see README):  make demo   |   make test
+# Both do all set-up first: a virtual environment in .venv with the pinned requirements.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+CORES ?= 2
+CONFIG ?= config/demo.yaml
+
+.PHONY: setup demo report test test-fast test-slurm lint bench clean-test
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# The main job: the whole workflow on the demo config on this machine, then the HTML report.
+demo: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --rerun-incomplete
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+	@echo "Done: results/hotspots/hotspots.csv, results/report.html"
+
+report: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
+
+# All tests (slow and real-SLURM ones included). pytest exit code 5 (no tests ran) is a failure.
+test: setup lint
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+test-fast: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -m "not slow and not slurm" tests
+
+test-slurm: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -m slurm tests; rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "no SLURM test ran: failing"; exit 1; fi; exit $$rc
+
+lint: setup
+	$(BIN)/snakefmt --check Snakefile rules/
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --lint --configfile config/test.yaml
+
+bench: setup
+	$(BIN)/python benchmarks/bench_similarity.py --out benchmarks/results/similarity.md
+	$(BIN)/python benchmarks/bench_train.py --out benchmarks/results/train.md
+	$(BIN)/python benchmarks/bench_boost.py --out benchmarks/results/boost.md
