@@ -25,6 +25,8 @@ from importlib import metadata
 from pathlib import Path
 
 RECORD_SUFFIX = ".prov.json"
+#: files that are not content: Snakemake stamps every directory() output after its job ends
+TREE_IGNORE = frozenset({".snakemake_timestamp"})
 FORMAT_VERSION = 1
 PACKAGES = ("infofrag", "torch", "numpy", "scipy", "zarr", "xarray", "scikit-learn",
             "snakemake", "matplotlib", "pyyaml")
@@ -53,7 +55,7 @@ def digest_path(path: str | Path) -> str:
     if not path.is_dir():
         raise IntegrityError(f"'{path}' does not exist")
     h = hashlib.sha256()
-    for sub in sorted(p for p in path.rglob("*") if p.is_file()):
+    for sub in sorted(p for p in path.rglob("*") if p.is_file() and p.name not in TREE_IGNORE):
         h.update(sub.relative_to(path).as_posix().encode() + b"\0")
         h.update(sha256_file(sub).encode() + b"\n")
     return h.hexdigest()

@@ -31,5 +31,7 @@ rule boost:
     resources:
         mem_mb=8000,
         runtime=120,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../scripts/boost.py"

@@ -2,7 +2,14 @@
 import sys
 from pathlib import Path
 
+import os
+
+# The package in this checkout, for the Snakefile and for every job's script (also inside
+# conda environments and on cluster nodes, where each job re-reads this file).
 sys.path.insert(0, str(Path(workflow.basedir)))
+os.environ["PYTHONPATH"] = os.pathsep.join(
+    p for p in (str(Path(workflow.basedir)), os.environ.get("PYTHONPATH")) if p
+)
 
 from snakemake.utils import validate, min_version
 

@@ -18,6 +18,8 @@ rule encode:
         gpu=1,
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../scripts/encode.py"
 
@@ -40,5 +42,7 @@ rule scores:
     resources:
         mem_mb=4000,
         runtime=30,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../scripts/scores.py"

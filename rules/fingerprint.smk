@@ -16,5 +16,7 @@ rule fingerprint:
     resources:
         mem_mb=2000,
         runtime=15,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../scripts/fingerprint.py"

@@ -20,5 +20,7 @@ rule gather:
     resources:
         mem_mb=8000,
         runtime=30,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../scripts/gather.py"

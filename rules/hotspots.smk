@@ -33,5 +33,7 @@ rule hotspots:
     resources:
         mem_mb=8000,
         runtime=30,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../scripts/hotspots.py"

@@ -16,5 +16,7 @@ rule sample:
     resources:
         mem_mb=4000,
         runtime=20,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../scripts/sample.py"

@@ -24,5 +24,7 @@ rule similarity:
     resources:
         mem_mb=8000,
         runtime=60,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../scripts/similarity.py"

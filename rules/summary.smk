@@ -15,5 +15,7 @@ rule summary:
     resources:
         mem_mb=2000,
         runtime=10,
+    conda:
+        "../envs/analysis.yaml"
     script:
         "../scripts/summary.py"

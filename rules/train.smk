@@ -21,5 +21,7 @@ rule train:
         mem_mb=8000,
         # Minutes; a job SLURM kills at its limit is resubmitted with more time and resumes.
         runtime=lambda wc, attempt: MEMBERS[wc.member].runtime_min * attempt,
+    conda:
+        "../envs/torch.yaml"
     script:
         "../scripts/train.py"

@@ -43,8 +43,10 @@ with Job(snakemake) as job:
         parts.append(f"<p class='warn'>{html.escape(hot.get('message', hot.get('status', '')))}</p>")
     rows = []
     for h in hot.get("hotspots", []):
-        row = {k: h.get(k) for k in ("id", "size", "member_fraction", "info_bits", "nmi_mean", "nmi_std",
-                                     "betas", "representative")}
+        rep = h.get("representative") or {}
+        row = {"id": h.get("id"), "size": h.get("size"), "fraction of members": h.get("fraction_members"),
+               "bits": h.get("info_bits_mean"), "NMI within": h.get("nmi_mean"), "NMI sd": h.get("nmi_std"),
+               "betas": h.get("betas"), "representative": f"{rep.get('member')} ch{rep.get('channel')}"}
         row.update({f"NMI {f}": v for f, v in (h.get("factor_nmi") or {}).items()})
         rows.append(row)
     if rows:
