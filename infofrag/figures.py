@@ -1,0 +1,378 @@
+"""Figures for the report: matplotlib (Agg backend), written as PNG files, never shown.
+
+Every function takes the output ``path`` and writes one PNG atomically; when there is nothing to
+draw (no hotspots, no factors, an empty curve, a failed fusion) it still writes a figure that says
+so, so the report always has its pictures. Entry points:
+
+* :func:`plot_hotspot_overview` -- OPTICS reachability above the reordered NMI matrix, hotspots
+  marked, NMI with each factor beside it (the paper's figure 3 layout);
+* :func:`plot_traversals` -- one image strip per hotspot representative;
+* :func:`plot_per_beta` -- hotspots and fraction of informative channels in one, per beta;
+* :func:`plot_fusion` -- fused means coloured by a factor, posterior std as ellipses;
+* :func:`plot_objective_curve`, :func:`plot_continuity` -- the boosting curves.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.collections import EllipseCollection  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from .store import atomic_path  # noqa: E402
+
+DPI = 120
+NMI_CMAP = "viridis"
+NOISE_COLOUR = "0.65"
+OBJECTIVE_LABELS = {
+    "nmi": "mean NMI to targets",
+    "vi": "mean VI to targets (bits)",
+    "info": "mean shared information I(U;V) (bits)",
+}
+
+
+def _hotspot_colour(h):
+    return plt.get_cmap("tab10")(int(h) % 10)
+
+
+def _save(fig, path):
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+
+
+def _wrap(text, width=90):
+    return "\n".join(textwrap.wrap(str(text), width)) if text else ""
+
+
+def _message_figure(path, title, message, size=(7, 3)):
+    fig, ax = plt.subplots(figsize=size)
+    ax.axis("off")
+    ax.set_title(title, fontsize=13)
+    ax.text(0.5, 0.5, _wrap(message, 70) or "nothing to show", ha="center", va="center",
+            fontsize=11, transform=ax.transAxes, wrap=True)
+    _save(fig, path)
+
+
+def _runs(labels):
+    """Contiguous runs ``(label, start, stop)`` of labels >= 0 along an ordering."""
+    runs, start = [], 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            if labels[start] >= 0:
+                runs.append((int(labels[start]), start, i))
+            start = i
+    return runs
+
+
+# ---------------------------------------------------------------------------------- hotspots
+
+
+def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> None:
+    """The paper's figure 3 layout for a hotspot result of :func:`infofrag.hotspots.find_hotspots`.
+
+    Top: OPTICS reachability along the ordering (bars coloured by hotspot, grey for channels in
+    none). Below: the NMI matrix of the informative channels in OPTICS order with each hotspot
+    framed in its colour; right of it a strip of NMI with each ground-truth factor (when the store
+    has factors). One colour bar (NMI, 0..1) serves matrix and strip.
+    """
+    title = "Hotspots: OPTICS on the channels' " + (
+        "VI" if result.get("distance", "vi") == "vi" else "-log NMI") + " distance"
+    order = list(result.get("optics", {}).get("ordering", []))
+    if len(order) < 2:
+        _message_figure(path, title, result.get("message") or "fewer than two informative channels",
+                        size=(8, 3))
+        return
+    labels = np.asarray(result["optics"]["labels"])
+    reach = np.array([np.nan if r is None else r for r in result["optics"]["reachability"]], dtype=float)
+    nmi = np.asarray(ds["nmi"].values, dtype=float)
+    nmi = 0.5 * (nmi + nmi.T)[np.ix_(order, order)]
+    factors = list(result.get("factors", []))
+    fnmi = None
+    if factors and "factor_nmi" in ds:
+        fnmi = np.asarray(ds["factor_nmi"].transpose("a", "factor").values, dtype=float)[order]
+    n = len(order)
+    nf = len(factors) if fnmi is not None else 0
+
+    strip_w = 0.35 * nf + 0.2 if nf else 0.01
+    fig = plt.figure(figsize=(7.5 + strip_w, 9.5))
+    gs = fig.add_gridspec(2, 4, height_ratios=[1, 3.2], width_ratios=[6, strip_w, 0.25, 0.3],
+                          hspace=0.06, wspace=0.08)
+    ax_r = fig.add_subplot(gs[0, 0])
+    ax_m = fig.add_subplot(gs[1, 0], sharex=ax_r)
+    ax_c = fig.add_subplot(gs[1, 3])
+
+    # Reachability profile.
+    finite = np.isfinite(reach)
+    top = np.nanmax(reach[finite]) * 1.1 if finite.any() else 1.0
+    heights = np.where(finite, reach, top)
+    colours = [NOISE_COLOUR if lab < 0 else _hotspot_colour(lab) for lab in labels]
+    ax_r.bar(np.arange(n), heights, width=1.0, color=colours, edgecolor="none")
+    ax_r.scatter(np.flatnonzero(~finite), heights[~finite], marker="^", color="k", s=14,
+                 label="infinite\n(start of OPTICS)", zorder=3)
+    ax_r.set_ylim(0, top * 1.32)
+    ax_r.set_ylabel("reachability\n(" + ("VI, bits" if result.get("distance", "vi") == "vi" else "-ln NMI") + ")")
+    ax_r.tick_params(labelbottom=False)
+    ax_r.set_title(f"{title}\n{result.get('n_hotspots', 0)} hotspots among {n} informative channels "
+                   f"({result.get('n_channels', n)} in all)", fontsize=12)
+    if (~finite).any():
+        ax_r.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+
+    # NMI matrix in OPTICS order, hotspots framed.
+    im = ax_m.imshow(nmi, cmap=NMI_CMAP, vmin=0, vmax=1, interpolation="nearest", aspect="auto",
+                     extent=(-0.5, n - 0.5, n - 0.5, -0.5))
+    for lab, a, b in _runs(labels):
+        col = _hotspot_colour(lab)
+        for ec, lw in (("black", 4.2), (col, 2.6)):
+            ax_m.add_patch(Rectangle((a - 0.5, a - 0.5), b - a, b - a, fill=False, edgecolor=ec, lw=lw))
+        ax_r.annotate("", xy=(a - 0.5, top * 1.06), xytext=(b - 0.5, top * 1.06),
+                      arrowprops=dict(arrowstyle="|-|", color=col, lw=1.8, mutation_scale=3))
+        ax_r.text((a + b - 1) / 2, top * 1.12, f"H{lab}", color=col, ha="center", va="bottom",
+                  fontsize=9, fontweight="bold")
+    ax_m.set_xlim(-0.5, n - 0.5)
+    ax_m.set_xlabel("channel, in OPTICS order")
+    ax_m.set_ylabel("channel, in OPTICS order")
+    if n <= max_tick_labels:
+        members = np.asarray(ds["member"].values).astype(str)
+        chans = np.asarray(ds["channel"].values).astype(int)
+        names = [f"{members[i]}:{chans[i]}" for i in order]
+        ax_m.set_yticks(np.arange(n))
+        ax_m.set_yticklabels(names, fontsize=7)
+        ax_m.set_xticks(np.arange(n))
+        ax_m.set_xticklabels(names, fontsize=7, rotation=90)
+    cb = fig.colorbar(im, cax=ax_c)
+    cb.set_label("NMI")
+
+    # Factor strip.
+    if nf:
+        ax_f = fig.add_subplot(gs[1, 1], sharey=ax_m)
+        ax_f.imshow(fnmi, cmap=NMI_CMAP, vmin=0, vmax=1, interpolation="nearest", aspect="auto",
+                    extent=(-0.5, nf - 0.5, n - 0.5, -0.5))
+        ax_f.set_xticks(np.arange(nf))
+        ax_f.set_xticklabels(factors, rotation=90, fontsize=9)
+        ax_f.tick_params(labelleft=False, left=False)
+        ax_f.set_title("NMI with\nfactor", fontsize=9)
+    else:
+        ax_m.text(1.01, 0.5, "no ground-truth factors", rotation=90, transform=ax_m.transAxes,
+                  va="center", ha="left", fontsize=9, color="0.4")
+    if result.get("status") not in (None, "ok"):
+        ax_m.text(0.5, -0.12 if n > max_tick_labels else -0.3, _wrap(result.get("message", "")),
+                  transform=ax_m.transAxes, ha="center", va="top", fontsize=10, color="firebrick")
+    _save(fig, path)
+
+
+def plot_traversals(traversals: dict, path, message: str | None = None, span_label: str | None = None) -> None:
+    """One row per hotspot representative: the decoded images while its channel is swept.
+
+    ``traversals`` maps a row label (e.g. ``"H0  m3:ch2"``) to images ``[n_steps, H, W]`` (or
+    ``[n_steps, H, W, 3]``) with values in [0, 1], as :func:`infofrag.hotspots.traverse` returns;
+    a 2-D array ``[n_steps, D]`` (a non-image decoder) is drawn as one heat-map row.
+    """
+    title = "Latent traversals of the hotspot representatives"
+    if not traversals:
+        _message_figure(path, title, message or "no hotspots: nothing to traverse")
+        return
+    names = list(traversals)
+    n_steps = max(np.asarray(v).shape[0] for v in traversals.values())
+    cell = 1.0 if n_steps <= 12 else 12.0 / n_steps
+    fig, axes = plt.subplots(len(names), n_steps, figsize=(2.4 + cell * n_steps, 0.4 + 1.1 * len(names) * cell * 1.05),
+                             squeeze=False, gridspec_kw=dict(wspace=0.04, hspace=0.08))
+    for r, name in enumerate(names):
+        imgs = np.asarray(traversals[name], dtype=float)
+        for c in range(n_steps):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if c >= imgs.shape[0]:
+                ax.axis("off")
+                continue
+            img = imgs[c]
+            if img.ndim == 1:
+                img = img[None, :]
+            ax.imshow(np.clip(img, 0, 1), cmap="gray", vmin=0, vmax=1, interpolation="nearest",
+                      aspect="auto" if imgs.ndim == 2 else "equal")
+            for s in ax.spines.values():
+                s.set_color("0.7")
+        axes[r, 0].set_ylabel(name, rotation=0, ha="right", va="center", fontsize=9)
+    axes[0, 0].set_title("low", fontsize=8, loc="left")
+    axes[0, -1].set_title("high", fontsize=8, loc="right")
+    sub = span_label or "channel swept from its 2nd to its 98th percentile on the sample; other channels at their mean"
+    fig.suptitle(f"{title}\n{sub}", fontsize=10, y=1.0 + 0.02 / max(1, len(names)))
+    _save(fig, path)
+
+
+def plot_per_beta(result, path) -> None:
+    """Per beta: the number of hotspots present and the fraction of informative channels in one."""
+    title = "Hotspots per regularisation strength"
+    rows = list(result.get("per_beta", []))
+    if not rows:
+        _message_figure(path, title, result.get("message") or "no beta values in the store")
+        return
+    betas = [f"{r['beta']:g}" for r in rows]
+    x = np.arange(len(rows))
+    nh = [r["n_hotspots"] for r in rows]
+    frac = [np.nan if r["fraction_in_hotspots"] is None else r["fraction_in_hotspots"] for r in rows]
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    a1.bar(x, nh, color="tab:blue")
+    a1.set_ylabel("hotspots present")
+    a1.yaxis.get_major_locator().set_params(integer=True)
+    a2.plot(x, frac, "o-", color="tab:orange")
+    a2.set_ylim(-0.03, 1.03)
+    a2.set_ylabel("fraction of informative\nchannels in a hotspot")
+    for ax in (a1, a2):
+        ax.set_xticks(x)
+        ax.set_xticklabels(betas)
+        ax.set_xlabel("beta")
+        ax.grid(alpha=0.3)
+    for xi_, r in zip(x, rows):
+        a2.annotate(f"{r['n_in_hotspots']}/{r['n_informative']}", (xi_, 0.02 if np.isnan(frac[xi_]) else frac[xi_]),
+                    textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8)
+    sub = f"{result.get('n_hotspots', 0)} hotspots in all"
+    if result.get("status") not in (None, "ok"):
+        sub += ": " + (result.get("message") or result["status"])
+    fig.suptitle(f"{title}\n{_wrap(sub, 100)}", fontsize=11)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+# ---------------------------------------------------------------------------------- boosting
+
+
+def plot_fusion(mu, logvar, color_values, color_label, path, message: str | None = None,
+                title: str | None = None) -> None:
+    """Fused posterior means coloured by ``color_values`` (e.g. a factor); 1-std ellipses.
+
+    For ``dim > 2`` the first two dimensions are drawn (the title says so); for ``dim == 1`` the
+    means are drawn against the colour value (or the sample index) with 1-std error bars.
+    ``color_values`` may be ``None`` (one colour, no colour bar).
+    """
+    mu = np.asarray(mu, dtype=float)
+    logvar = np.asarray(logvar, dtype=float)
+    title = title or "Fused representation"
+    if mu.ndim != 2 or mu.size == 0 or not np.isfinite(mu).all() or not np.isfinite(logvar).all():
+        _message_figure(path, title, message or "no finite fused representation to draw")
+        return
+    n, d = mu.shape
+    std = np.exp(0.5 * logvar)
+    c = None if color_values is None else np.asarray(color_values, dtype=float).ravel()
+    fig, ax = plt.subplots(figsize=(6.4, 5.6))
+    cmap = plt.get_cmap("viridis")
+    if d == 1:
+        y = c if c is not None else np.arange(n)
+        ax.errorbar(mu[:, 0], y, xerr=std[:, 0], fmt="none", ecolor="0.7", lw=0.8, zorder=1)
+        sc = ax.scatter(mu[:, 0], y, s=14, zorder=2,
+                        **(dict(c=c, cmap=cmap) if c is not None else dict(color="tab:blue")))
+        ax.set_xlabel("dim 0 (posterior mean, bars: 1 std)")
+        ax.set_ylabel(color_label or "sample index")
+        sub = "1-D representation"
+    else:
+        if c is not None:
+            lo, hi = np.nanmin(c), np.nanmax(c)
+            face = cmap((c - lo) / (hi - lo) if hi > lo else np.zeros_like(c))
+        else:
+            face = "tab:blue"
+        ec = EllipseCollection(2 * std[:, 0], 2 * std[:, 1], np.zeros(n), units="xy", offsets=mu[:, :2],
+                               offset_transform=ax.transData, facecolors=face, edgecolors="none", alpha=0.18)
+        ax.add_collection(ec)
+        sc = ax.scatter(mu[:, 0], mu[:, 1], s=10, edgecolors="k", linewidths=0.2, zorder=3,
+                        **(dict(c=c, cmap=cmap) if c is not None else dict(color="tab:blue")))
+        pad = std[:, :2].max()
+        ax.set_xlim(mu[:, 0].min() - pad, mu[:, 0].max() + pad)
+        ax.set_ylim(mu[:, 1].min() - pad, mu[:, 1].max() + pad)
+        ax.set_aspect("equal", adjustable="box")
+        ax.set_xlabel("dim 0")
+        ax.set_ylabel("dim 1")
+        sub = "means (dots) and 1-std posterior ellipses"
+        if d > 2:
+            sub = f"first 2 of {d} dimensions: " + sub
+    if c is not None:
+        cb = fig.colorbar(sc, ax=ax, shrink=0.85)
+        cb.set_label(color_label or "colour")
+    ax.grid(alpha=0.25)
+    head = f"{title} ({n} points)\n{sub}"
+    if message:
+        head += "\n" + _wrap(message, 70)
+    ax.set_title(head, fontsize=10, color="firebrick" if message else "black")
+    _save(fig, path)
+
+
+def plot_objective_curve(curve, path, objective: str | None = None, message: str | None = None) -> None:
+    """The boosting objective per optimisation step."""
+    curve = np.asarray(list(curve), dtype=float)
+    title = "Boosting objective"
+    if curve.size == 0:
+        _message_figure(path, title, message or "no optimisation steps were run")
+        return
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    ax.plot(np.arange(1, curve.size + 1), curve, color="tab:blue", lw=1.4)
+    ax.set_xlabel("step")
+    ax.set_ylabel(OBJECTIVE_LABELS.get(objective, objective or "objective"))
+    ax.grid(alpha=0.3)
+    head = f"{title}: {objective or ''} ({curve.size} steps, final {curve[-1]:.4g})"
+    if message:
+        head += "\n" + _wrap(message, 80)
+    ax.set_title(head, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def plot_continuity(rows, path, message: str | None = None) -> None:
+    """Continuity of the fused circle against ensemble size, per objective (median, min-max band).
+
+    ``rows`` as returned by :func:`infofrag.boost.ensemble_size_sweep`; rows whose status is not
+    ``"ok"`` or whose continuity is missing are left out (and counted in the title).
+    """
+    title = "Continuity of the fused circle vs ensemble size"
+    rows = list(rows or [])
+    good = [r for r in rows if r.get("status") == "ok" and r.get("continuity") is not None
+            and math.isfinite(r["continuity"])]
+    if not good:
+        _message_figure(path, title, message or "no ensemble-size sweep was run")
+        return
+    fig, ax = plt.subplots(figsize=(6.4, 4.4))
+    objectives = sorted({r["objective"] for r in good}, key=lambda o: ("nmi", "vi", "info").index(o)
+                        if o in ("nmi", "vi", "info") else 9)
+    style = {"nmi": ("tab:blue", "o", "-"), "vi": ("tab:orange", "s", "--"), "info": ("tab:green", "^", ":")}
+    for k, o in enumerate(objectives):
+        sizes = sorted({r["size"] for r in good if r["objective"] == o})
+        vals = [np.array([r["continuity"] for r in good if r["objective"] == o and r["size"] == s]) for s in sizes]
+        med = np.array([np.median(v) for v in vals])
+        lo = np.array([v.min() for v in vals])
+        hi = np.array([v.max() for v in vals])
+        col, marker, ls = style.get(o, (None, "o", "-"))
+        # Objectives side by side (a small shift in log-x) so that equal values stay visible.
+        x = np.asarray(sizes, dtype=float) * 1.04 ** (k - (len(objectives) - 1) / 2)
+        ax.errorbar(x, med, yerr=[med - lo, hi - med], color=col, marker=marker, ls=ls, capsize=3,
+                    label=f"{o}: median, min-max")
+    ax.axhline(1.0, color="k", ls="--", lw=0.8, label="seamless (1)")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    all_sizes = sorted({r["size"] for r in good})
+    ax.set_xticks(all_sizes)
+    ax.set_xticklabels([str(s) for s in all_sizes])
+    ax.minorticks_off()
+    top = max(r["continuity"] for r in good)
+    yt = [v for v in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 1e4, 1e5) if v <= top * 1.5]
+    ax.set_yticks(yt)
+    ax.set_yticklabels([f"{v:g}" for v in yt])
+    ax.set_xlabel("ensemble size (channels fused)")
+    ax.set_ylabel("continuity: max / 90th pct of\nneighbour Bhattacharyya distance")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=9)
+    reps = max(r["repeat"] for r in good) + 1
+    head = f"{title}\nmedian and min-max over {reps} repeats; 1 is a seamless circle"
+    dropped = len(rows) - len(good)
+    if dropped:
+        head += f"\n{dropped} runs left out (skipped, diverged or undefined)"
+    if message:
+        head += "\n" + _wrap(message, 80)
+    ax.set_title(head, fontsize=10)
+    fig.tight_layout()
+    _save(fig, path)

@@ -1,0 +1,255 @@
+"""Boosting: fusion by gradient ascent on the similarity objectives, continuity, the circle demo."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import infofrag
+from infofrag import boost
+from infofrag.boost import continuity, ensemble_size_sweep, fuse
+
+torch.set_num_threads(1)
+
+
+def circle_angles(n, seed=0):
+    """Nearly evenly spaced angles (jittered), so a perfect circle embedding has continuity ~1."""
+    rng = np.random.default_rng(seed)
+    return (np.arange(n) + rng.uniform(-0.25, 0.25, n)) * 2 * np.pi / n
+
+
+def torn_channel(theta, tear, sd=0.15):
+    """A weak learner: a 1-D channel that unrolls the circle, torn at angle ``tear``."""
+    mu = np.mod(theta - tear, 2 * np.pi)[:, None]
+    return mu, np.full_like(mu, 2 * np.log(sd))
+
+
+def torn_fingerprints(theta, tears, sd=0.15):
+    return np.stack([infofrag.bhattacharyya(*torn_channel(theta, t, sd)) for t in tears]).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def circle():
+    theta = circle_angles(64, seed=3)
+    tears = np.random.default_rng(4).uniform(0, 2 * np.pi, 6)
+    return theta, torn_fingerprints(theta, tears)
+
+
+# ------------------------------------------------------------------------------------- fuse
+
+
+@pytest.mark.parametrize("objective", ["nmi", "vi", "info"])
+def test_fuse_improves_its_objective_and_returns_finite_posteriors(circle, objective):
+    theta, D = circle
+    res = fuse(D[:3], dim=2, objective=objective, steps=60, lr=0.05, log_every=0)
+    assert res.status == "ok", res.message
+    assert res.mu.shape == (64, 2) and res.logvar.shape == (64, 2)
+    assert res.mu.dtype == np.float32 and res.logvar.dtype == np.float32
+    assert np.isfinite(res.mu).all() and np.isfinite(res.logvar).all()
+    lo, hi = boost.LOGVAR_BOUNDS
+    assert res.logvar.min() >= lo - 1e-5 and res.logvar.max() <= hi + 1e-5
+    # Means are centred with unit RMS radius (the scale the log-variance bounds refer to).
+    np.testing.assert_allclose(res.mu.mean(0), 0, atol=1e-5)
+    assert math.isclose(float(np.sqrt((res.mu**2).sum(1).mean())), 1.0, rel_tol=1e-4)
+    assert len(res.curve) == res.steps_run == 60
+    better = (lambda a, b: a < b) if objective == "vi" else (lambda a, b: a > b)
+    assert better(res.curve[-1], res.curve[0])
+    assert math.isfinite(res.info_bits) and res.info_bits > 0
+    # The reported measures are those of the returned parameters, recomputed independently.
+    Df = infofrag.bhattacharyya(res.mu.astype(np.float64), res.logvar.astype(np.float64))
+    nmi, vi = infofrag.similarity(Df[None], D[:3].astype(np.float64))
+    assert res.mean_nmi == pytest.approx(float(np.mean(nmi)), abs=2e-3)
+    assert res.mean_vi == pytest.approx(float(np.mean(vi)), abs=2e-2)
+    assert res.mean_similarity == {"nmi": res.mean_nmi, "vi": res.mean_vi, "info": res.mean_shared_bits}[objective]
+    json.dumps(res.summary(), allow_nan=False)
+
+
+def test_fuse_copies_a_single_channel():
+    theta = circle_angles(48)
+    mu, lv = torn_channel(theta, 1.0, sd=0.2)
+    D = infofrag.bhattacharyya(mu, lv)
+    res = fuse(D, dim=1, objective="nmi", steps=80, lr=0.05, log_every=0)
+    assert res.status == "ok"
+    assert res.mean_nmi > 0.9
+    assert abs(res.info_bits - float(infofrag.information(D))) < 0.35
+
+
+@pytest.mark.parametrize("init", ["spectral", "random"])
+def test_fuse_is_deterministic(circle, init):
+    _, D = circle
+    a = fuse(D, steps=15, seed=5, init=init, log_every=0)
+    b = fuse(D, steps=15, seed=5, init=init, log_every=0)
+    np.testing.assert_array_equal(a.mu, b.mu)
+    np.testing.assert_array_equal(a.logvar, b.logvar)
+    assert a.curve == b.curve
+
+
+def test_fuse_accepts_an_init_at_any_scale(circle):
+    theta, D = circle
+    mu0 = 50.0 * np.stack([np.cos(theta), np.sin(theta)], 1)
+    lv0 = np.full_like(mu0, 2 * np.log(50.0 * 0.1))  # same shape of posteriors, 50x larger
+    res = fuse(D, init=(mu0, lv0), steps=1, lr=1e-9, log_every=0)
+    ref = fuse(D, init=(mu0 / 50.0, lv0 - 2 * np.log(50.0)), steps=1, lr=1e-9, log_every=0)
+    assert res.curve[0] == pytest.approx(ref.curve[0], rel=1e-5)
+
+
+def test_fuse_large_learning_rate_stays_finite(circle):
+    _, D = circle
+    res = fuse(D, objective="nmi", steps=40, lr=5.0, log_every=0)
+    assert np.isfinite(res.mu).all() and np.isfinite(res.logvar).all()
+    assert res.status == "ok" and all(math.isfinite(v) for v in res.curve)
+
+
+@pytest.mark.parametrize("failure", ["nan", "raise"])
+def test_fuse_divergence_stops_with_a_status_not_an_exception(circle, monkeypatch, caplog, failure):
+    _, D = circle
+    real = infofrag.similarity_terms
+    calls = {"n": 0}
+
+    def poisoned(Da, Db=None):
+        calls["n"] += 1
+        t = real(Da, Db)
+        if calls["n"] > 5:
+            if failure == "raise":  # what the estimators do on non-finite intermediates
+                raise FloatingPointError("similarity: non-finite intermediate result")
+            return type(t)(*(x * float("nan") for x in t))
+        return t
+
+    monkeypatch.setattr(infofrag, "similarity_terms", poisoned)
+    res = fuse(D, steps=50, log_every=0)
+    assert res.status == "diverged"
+    assert "step 5" in res.message and "non-finite" in res.message
+    assert res.steps_run == len(res.curve) == 5
+    assert all(math.isfinite(v) for v in res.curve)
+    # The parameters returned are the last finite ones, never NaN arrays.
+    assert np.isfinite(res.mu).all() and np.isfinite(res.logvar).all()
+    assert res.summary()["status"] == "diverged"
+    json.dumps(res.summary(), allow_nan=False)
+    assert any("diverged" in r.message for r in caplog.records)
+
+
+def test_fuse_rejects_bad_input(circle):
+    _, D = circle
+    with pytest.raises(ValueError, match="objective"):
+        fuse(D, objective="mutual")
+    bad = D.copy()
+    bad[0, 1, 2] = np.nan
+    with pytest.raises(ValueError, match="target_D contains NaN"):
+        fuse(bad, steps=2)
+    with pytest.raises(ValueError, match="target_D must have shape"):
+        fuse(D[:, :, :-1], steps=2)
+    with pytest.raises(ValueError, match="init must be"):
+        fuse(D, init=(np.zeros((3, 2)), np.zeros((3, 2))), steps=2)
+    with pytest.raises(ValueError, match="init must be"):
+        fuse(D, init="pca", steps=2)
+    with pytest.raises(ValueError, match="steps"):
+        fuse(D, steps=0)
+    neg = D.copy()
+    neg[0, 1, 2] = -0.5
+    with pytest.raises(ValueError, match="target_D contains negative"):
+        fuse(neg, steps=2)
+    diag = D.copy()
+    diag[1, 3, 3] = 0.5
+    with pytest.raises(ValueError, match="target_D must have a zero diagonal"):
+        fuse(diag, steps=2)
+
+
+def test_fuse_accepts_hard_clusterings_as_targets():
+    labels = np.repeat(np.arange(4), 12)
+    D = infofrag.labels_to_distances(labels)
+    res = fuse(D, dim=2, objective="nmi", steps=60, lr=0.05, log_every=0)
+    assert res.status == "ok"
+    assert res.mean_nmi > 0.9
+    assert res.info_bits == pytest.approx(2.0, abs=0.3)
+
+
+# ---------------------------------------------------------------------------------- continuity
+
+
+def test_continuity_of_a_seamless_and_a_torn_circle():
+    theta = np.linspace(0, 2 * np.pi, 100, endpoint=False)
+    circ = np.stack([np.cos(theta), np.sin(theta)], 1)
+    lv = np.full_like(circ, 2 * np.log(0.05))
+    assert continuity(circ, lv, theta) == pytest.approx(1.0, abs=1e-6)
+    torn_mu, torn_lv = torn_channel(theta, 2.0, sd=0.05)
+    assert continuity(torn_mu, torn_lv, theta) > 50
+    # Independent of the order the points come in.
+    perm = np.random.default_rng(0).permutation(100)
+    assert continuity(torn_mu[perm], torn_lv[perm], theta[perm]) == pytest.approx(
+        continuity(torn_mu, torn_lv, theta))
+
+
+def test_continuity_of_a_collapsed_embedding_is_nan_and_input_is_checked():
+    theta = np.linspace(0, 2 * np.pi, 10, endpoint=False)
+    assert math.isnan(continuity(np.zeros((10, 2)), np.zeros((10, 2)), theta))
+    with pytest.raises(ValueError, match="angles"):
+        continuity(np.zeros((10, 2)), np.zeros((10, 2)), theta[:5])
+
+
+# ------------------------------------------------------------------------------------- sweep
+
+
+def test_ensemble_size_sweep_rows(circle):
+    theta, D = circle
+    rows = ensemble_size_sweep(D, sizes=(2, 3, 10), repeats=2, objectives=("nmi", "vi"), angles=theta,
+                               seed=1, steps=5)
+    assert len(rows) == 3 * 2 * 2
+    json.dumps(rows, allow_nan=False)
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert {r["size"] for r in ok} == {2, 3}
+    assert all(r["continuity"] >= 1 and r["info_bits"] > 0 for r in ok)
+    assert all(len(r["channels"]) == r["size"] == len(set(r["channels"])) for r in ok)
+    # Both objectives fuse the same subset in a repeat (a paired comparison).
+    for size in (2, 3):
+        for rep in range(2):
+            subsets = {tuple(r["channels"]) for r in ok if r["size"] == size and r["repeat"] == rep}
+            assert len(subsets) == 1
+    skipped = [r for r in rows if r["size"] == 10]
+    assert all(r["status"] == "skipped" and r["continuity"] is None for r in skipped)
+    with pytest.raises(ValueError, match="angles"):
+        ensemble_size_sweep(D, sizes=(2,), repeats=1)
+
+
+# ------------------------------------------------------------------------- the paper's demo
+
+
+@pytest.mark.slow
+def test_circle_demo_continuity_improves_with_ensemble_size():
+    """Torn 1-D weak learners fused into 2-D: the circle closes as the ensemble grows."""
+    theta = circle_angles(100, seed=1)
+    tears = np.random.default_rng(2).uniform(0, 2 * np.pi, 30)
+    D = torn_fingerprints(theta, tears)
+    sizes = (2, 5, 20)
+    rows = ensemble_size_sweep(D, sizes=sizes, repeats=3, objectives=("nmi", "vi"), angles=theta,
+                               seed=0, steps=100, lr=0.05)
+    assert all(r["status"] == "ok" for r in rows)
+    for objective in ("nmi", "vi"):
+        med = {s: float(np.median([r["continuity"] for r in rows
+                                   if r["objective"] == objective and r["size"] == s])) for s in sizes}
+        # A torn pair is far apart (large ratio); twenty learners leave (almost) no tear.
+        assert med[2] > med[5] > med[20], (objective, med)
+        assert med[2] > 5 * med[20], (objective, med)
+        assert med[20] < 3.0, (objective, med)
+
+
+@pytest.mark.slow
+def test_fused_representation_carries_more_information_than_any_single_channel():
+    # Torn circle channels, shared-information objective: the 2-D fusion holds more than any one.
+    theta = circle_angles(100, seed=5)
+    D = torn_fingerprints(theta, np.random.default_rng(6).uniform(0, 2 * np.pi, 5))
+    single = [float(infofrag.information(d)) for d in D]
+    res = fuse(D, dim=2, objective="info", steps=150, lr=0.05, log_every=0)
+    assert res.status == "ok"
+    assert res.info_bits > max(single) + 1.0, (res.info_bits, single)
+
+    # Independent fragments (the two coordinates of a grid), NMI objective: the fusion holds both.
+    g = np.arange(10, dtype=float)
+    xy = np.stack(np.meshgrid(g, g), -1).reshape(-1, 2)
+    Dxy = np.stack([infofrag.bhattacharyya(xy[:, [k]], np.full((100, 1), 2 * np.log(0.4)))
+                    for k in (0, 1)]).astype(np.float32)
+    single = [float(infofrag.information(d)) for d in Dxy]
+    res = fuse(Dxy, dim=2, objective="nmi", steps=150, lr=0.05, log_every=0)
+    assert res.status == "ok"
+    assert res.info_bits > max(single) + 1.0, (res.info_bits, single)

@@ -1,0 +1,294 @@
+"""Hotspots: OPTICS on the gathered similarity store, the hotspot table, latent traversals."""
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+import infofrag
+from infofrag.hotspots import channel_distances, find_hotspots, traverse, write_hotspots
+
+torch.set_num_threads(1)
+
+# Synthetic ensemble: 6 members (3 at beta 1, 3 at beta 4), 4 channels each.
+#   ch0: fragment A, learnt by every member (goes with factor "x")
+#   ch1: fragment B at beta 4 (goes with factor "y"); a member-specific channel at beta 1
+#   ch2: collapsed (no information)
+#   ch3: a channel of its own in every member
+MEMBERS = [f"m{i}" for i in range(6)]
+BETAS = [1.0, 1.0, 1.0, 4.0, 4.0, 4.0]
+
+
+def make_store(n_members=6, factors=("x", "y"), seed=0, equidistant=False):
+    rng = np.random.default_rng(seed)
+    member, beta, seed_c, channel, info, group = [], [], [], [], [], []
+    for m in range(n_members):
+        for c in range(4):
+            member.append(f"m{m}")
+            beta.append(BETAS[m % 6])
+            seed_c.append(m)
+            channel.append(c)
+            if c == 0:
+                g, i = "A", 2.0 + 0.1 * rng.standard_normal()
+            elif c == 1 and BETAS[m % 6] == 4.0:
+                g, i = "B", 1.0 + 0.05 * rng.standard_normal()
+            elif c == 2:
+                g, i = None, 0.002
+            else:
+                g, i = None, 1.5 + 0.2 * rng.standard_normal()
+            group.append(g)
+            info.append(i)
+    M = len(member)
+    same = np.array([[g is not None and g == h for h in group] for g in group])
+    vi = np.where(same, 0.2 + 0.05 * rng.random((M, M)), 3.0 + 0.5 * rng.random((M, M)))
+    nmi = np.where(same, 0.9 + 0.03 * rng.random((M, M)), 0.05 + 0.03 * rng.random((M, M)))
+    if equidistant:
+        vi, nmi = np.full((M, M), 3.0), np.full((M, M), 0.1)
+    vi, nmi = 0.5 * (vi + vi.T), 0.5 * (nmi + nmi.T)
+    np.fill_diagonal(vi, -1e-9)  # estimators leave tiny negative VI on the diagonal
+    np.fill_diagonal(nmi, 1.0 + 1e-9)
+    fnmi = np.full((M, len(factors)), 0.02)
+    for k, g in enumerate(group):
+        if g == "A" and "x" in factors:
+            fnmi[k, list(factors).index("x")] = 0.8
+        if g == "B" and "y" in factors:
+            fnmi[k, list(factors).index("y")] = 0.7
+    ds = xr.Dataset(
+        {
+            "nmi": (("a", "b"), nmi),
+            "vi": (("a", "b"), vi),
+            "i_joint": (("a", "b"), np.zeros((M, M))),
+            "factor_nmi": (("a", "factor"), fnmi),
+        },
+        coords={
+            "member": ("a", np.array(member)),
+            "beta": ("a", np.array(beta)),
+            "seed": ("a", np.array(seed_c)),
+            "channel": ("a", np.array(channel)),
+            "info_bits": ("a", np.array(info)),
+            "self_info_bits": ("a", 2 * np.array(info)),
+            "factor": ("factor", np.array(list(factors), dtype=str)),
+        },
+        attrs={"n_members": n_members},
+    )
+    return ds, group
+
+
+def by_members(result):
+    return {frozenset(map(tuple, h["members"])): h for h in result["hotspots"]}
+
+
+@pytest.mark.parametrize("distance", ["vi", "neg_log_nmi"])
+def test_finds_the_recurring_fragments(distance):
+    ds, group = make_store()
+    res = find_hotspots(ds, distance=distance, min_samples=3, xi=0.05)
+    assert res["status"] == "ok", res["message"]
+    A = frozenset((f"m{m}", 0) for m in range(6))
+    B = frozenset((f"m{m}", 1) for m in (3, 4, 5))
+    hs = by_members(res)
+    assert set(hs) == {A, B}
+    a, b = hs[A], hs[B]
+    assert a["size"] == 6 and a["n_members"] == 6 and a["fraction_members"] == 1.0
+    assert b["size"] == 3 and b["n_members"] == 3 and b["fraction_members"] == 0.5
+    assert a["betas"] == [1.0, 4.0] and b["betas"] == [4.0]
+    assert 0.9 <= a["nmi_mean"] <= 0.93 and 0 < a["nmi_std"] < 0.03
+    info = ds["info_bits"].values
+    assert a["info_bits_mean"] == pytest.approx(info[a["index"]].mean())
+    assert a["info_bits_min"] <= a["info_bits_mean"] <= a["info_bits_max"]
+    assert a["factor_nmi"] == pytest.approx({"x": 0.8, "y": 0.02})
+    assert b["factor_nmi"] == pytest.approx({"x": 0.02, "y": 0.7})
+    # The representative is the medoid: least summed distance to the rest of its hotspot.
+    d = channel_distances(ds, distance)
+    for h in (a, b):
+        idx = h["index"]
+        sums = d[np.ix_(idx, idx)].sum(1)
+        assert h["representative"]["index"] == idx[int(np.argmin(sums))]
+        rep = h["representative"]
+        assert [rep["member"], rep["channel"]] in h["members"]
+    # The collapsed channels (ch2) never enter OPTICS.
+    assert res["n_informative"] == 18 and len(res["optics"]["ordering"]) == 18
+    assert not any(ds["channel"].values[i] == 2 for i in res["optics"]["ordering"])
+    json.dumps(res, allow_nan=False)
+
+
+def test_per_beta_summary():
+    ds, _ = make_store()
+    res = find_hotspots(ds, min_samples=3)
+    rows = {r["beta"]: r for r in res["per_beta"]}
+    # beta 1: informative ch0, ch1, ch3 of 3 members; only ch0 (A) is in a hotspot.
+    assert rows[1.0]["n_hotspots"] == 1 and rows[1.0]["n_informative"] == 9
+    assert rows[1.0]["fraction_in_hotspots"] == pytest.approx(3 / 9)
+    # beta 4: A and B.
+    assert rows[4.0]["n_hotspots"] == 2 and rows[4.0]["fraction_in_hotspots"] == pytest.approx(6 / 9)
+    assert rows[4.0]["n_members"] == 3
+
+
+def test_write_hotspots_json_and_csv(tmp_path):
+    ds, _ = make_store()
+    res = find_hotspots(ds, min_samples=3)
+    write_hotspots(res, tmp_path / "h.json", tmp_path / "h.csv")
+    back = json.loads((tmp_path / "h.json").read_text())
+    assert back["status"] == "ok" and back["n_hotspots"] == 2 and back["info_threshold"] == 0.01
+    with open(tmp_path / "h.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 2
+    assert {"nmi_x", "nmi_y", "representative_member", "fraction_members", "members"} <= set(rows[0])
+    assert {r["betas"] for r in rows} == {"1;4", "4"}
+
+
+def test_too_few_channels_is_a_result_not_an_error(tmp_path):
+    ds, _ = make_store()
+    res = find_hotspots(ds, info_threshold=10.0)
+    assert res["status"] == "too_few_channels"
+    assert "0 of 24 channels" in res["message"]
+    assert res["hotspots"] == [] and res["optics"]["ordering"] == []
+    assert all(r["fraction_in_hotspots"] is None for r in res["per_beta"])
+    # Fewer informative channels than min_samples.
+    res = find_hotspots(ds, info_threshold=1.9, min_samples=10)
+    assert res["status"] == "too_few_channels" and "min_samples=10" in res["message"]
+    write_hotspots(res, tmp_path / "h.json", tmp_path / "h.csv")
+    assert json.loads((tmp_path / "h.json").read_text())["status"] == "too_few_channels"
+    assert (tmp_path / "h.csv").read_text().startswith("id,size,")
+
+
+def test_no_structure_gives_no_hotspots():
+    ds, _ = make_store(equidistant=True)
+    res = find_hotspots(ds, min_samples=3)
+    assert res["status"] == "no_hotspots"
+    assert "OPTICS found no cluster among 18" in res["message"]
+    assert len(res["optics"]["ordering"]) == 18 and set(res["optics"]["labels"]) == {-1}
+    json.dumps(res, allow_nan=False)
+
+
+def test_no_factors_and_n_members_from_the_store():
+    ds, _ = make_store(factors=())
+    del ds.attrs["n_members"]
+    ds = ds.isel(a=slice(0, 20), b=slice(0, 20))  # member m5 gone
+    res = find_hotspots(ds, min_samples=3)
+    assert res["status"] == "ok" and res["factors"] == [] and res["n_members"] == 5
+    assert all(h["factor_nmi"] == {} for h in res["hotspots"])
+    a = [h for h in res["hotspots"] if h["size"] == 5][0]
+    assert a["fraction_members"] == 1.0
+
+
+def test_dbscan_extraction_and_argument_checks():
+    ds, _ = make_store()
+    res = find_hotspots(ds, min_samples=3, cluster_method="dbscan", eps=1.0)
+    assert res["status"] == "ok" and res["n_hotspots"] == 2
+    with pytest.raises(ValueError, match="eps is required"):
+        find_hotspots(ds, cluster_method="dbscan")
+    with pytest.raises(ValueError, match="distance"):
+        find_hotspots(ds, distance="euclidean")
+    bad = ds.copy()
+    bad["vi"] = bad["vi"].copy()
+    bad["vi"].values[0, 4] = np.nan
+    with pytest.raises(ValueError, match="non-finite"):
+        find_hotspots(bad, min_samples=3)
+
+
+def test_nan_information_counts_as_uninformative():
+    ds, _ = make_store()
+    info = ds["info_bits"].values.copy()
+    info[0] = np.nan
+    ds = ds.assign_coords(info_bits=("a", info))
+    res = find_hotspots(ds, min_samples=3)
+    assert res["n_informative"] == 17 and 0 not in res["optics"]["ordering"]
+
+
+def test_channel_distances_hygiene():
+    ds, _ = make_store()
+    nmi = ds["nmi"].values.copy()
+    nmi[0, 1], nmi[1, 0] = 0.0, 1e-3  # asymmetric, and one zero NMI
+    ds["nmi"] = (("a", "b"), nmi)
+    for kind in ("vi", "neg_log_nmi"):
+        d = channel_distances(ds, kind)
+        assert np.isfinite(d).all() and (d >= 0).all()
+        np.testing.assert_array_equal(d, d.T)
+        np.testing.assert_array_equal(np.diag(d), 0)
+
+
+def test_end_to_end_with_the_estimators():
+    """Channels built from posteriors, compared with infofrag.similarity, then OPTICS."""
+    rng = np.random.default_rng(0)
+    n = 60
+    x, y = rng.random(n), rng.random(n)
+    mus, lvs, members, chans = [], [], [], []
+    for m in range(5):
+        # every member has a noisy copy of x; odd members also of y; and a channel of noise.
+        for c, base in enumerate([x, y if m % 2 else rng.random(n), rng.random(n)]):
+            mus.append(base + 0.02 * rng.standard_normal(n))
+            lvs.append(np.full(n, 2 * np.log(0.1)))
+            members.append(f"m{m}")
+            chans.append(c)
+    mu = np.stack(mus)[:, :, None]
+    lv = np.stack(lvs)[:, :, None]
+    D = infofrag.bhattacharyya(mu, lv)  # [M, N, N]
+    nmi, vi = infofrag.similarity(D)
+    info = infofrag.information(D)
+    M = len(members)
+    ds = xr.Dataset(
+        {"nmi": (("a", "b"), np.asarray(nmi)), "vi": (("a", "b"), np.asarray(vi))},
+        coords={"member": ("a", members), "channel": ("a", chans), "beta": ("a", [1.0] * M),
+                "seed": ("a", list(range(M))), "info_bits": ("a", np.asarray(info))},
+        attrs={"n_members": 5},
+    )
+    res = find_hotspots(ds, min_samples=2, xi=0.1)
+    assert res["status"] == "ok", res["message"]
+    hs = by_members(res)
+    assert frozenset((f"m{m}", 0) for m in range(5)) in hs
+    json.dumps(res, allow_nan=False)
+
+
+# ----------------------------------------------------------------------------------- traverse
+
+
+class LinearDecoder(torch.nn.Module):
+    """decode(z) -> logits [n, 1, 4, 4]: pixel k responds to latent k % d."""
+
+    def __init__(self, d=3):
+        super().__init__()
+        w = torch.zeros(d, 16)
+        for k in range(16):
+            w[k % d, k] = 1.0
+        self.w = torch.nn.Parameter(w)
+
+    def decode(self, z):
+        return (z @ self.w).reshape(-1, 1, 4, 4)
+
+
+def test_traverse_sweeps_one_channel():
+    rng = np.random.default_rng(0)
+    mu = rng.standard_normal((200, 3)).astype(np.float32) * np.array([1.0, 2.0, 3.0], np.float32)
+    model = LinearDecoder(3)
+    model.train()
+    imgs = traverse(model, mu, channel=1, n_steps=7)
+    assert imgs.shape == (7, 4, 4) and imgs.dtype == np.float32
+    assert (imgs > 0).all() and (imgs < 1).all()
+    flat = imgs.reshape(7, 16)
+    swept = flat[:, 1::3]  # pixels driven by channel 1
+    assert (np.diff(swept, axis=0) > 0).all()
+    lo, hi = np.percentile(mu[:, 1], [2, 98])
+    np.testing.assert_allclose(torch.logit(torch.tensor(swept[[0, -1], 0])).numpy(), [lo, hi], rtol=1e-4)
+    fixed = flat[:, 0::3]  # pixels of channel 0: at its mean throughout
+    np.testing.assert_allclose(fixed, fixed[0:1].repeat(7, 0))
+    assert model.training  # the model's mode is restored
+    explicit = traverse(model, mu, channel=2, n_steps=3, span=(-1.0, 1.0))
+    np.testing.assert_allclose(explicit.reshape(3, 16)[:, 2], 1 / (1 + np.exp([1.0, 0.0, -1.0])), rtol=1e-5)
+    with pytest.raises(ValueError, match="channel"):
+        traverse(model, mu, channel=3)
+
+
+@pytest.mark.parametrize("arch,shape,expected", [("conv32", (1, 32, 32), (5, 32, 32)), ("mlp", (2,), (5, 2))])
+def test_traverse_with_a_project_model(arch, shape, expected):
+    from infofrag.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model(arch, shape, 3)
+    mu = np.random.default_rng(1).standard_normal((50, 3)).astype(np.float32)
+    out = traverse(model, mu, channel=0, n_steps=5, likelihood=model.likelihood)
+    assert out.shape == expected and np.isfinite(out).all()
+    if model.likelihood == "bernoulli":
+        assert (out >= 0).all() and (out <= 1).all()
