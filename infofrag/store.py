@@ -11,10 +11,12 @@ Readers verify the file against its producer's provenance record before loading 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import warnings
 import shutil
+import signal
 import uuid
 from pathlib import Path
 
@@ -38,7 +40,9 @@ def atomic_path(path: str | Path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex[:8]}")
     try:
+        _inject_fault("INFOFRAG_FAULT_ENOSPC", path)
         yield tmp
+        _inject_fault("INFOFRAG_FAULT_KILL_BEFORE_RENAME", path)
         if not tmp.exists():
             raise StoreError(f"nothing was written for '{path}'")
         if tmp.is_file():
@@ -54,6 +58,21 @@ def atomic_path(path: str | Path):
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True) if tmp.is_dir() else tmp.unlink()
+
+
+def _inject_fault(variable: str, path: Path) -> None:
+    """Fault injection for the reliability tests (never set in normal use).
+
+    ``INFOFRAG_FAULT_KILL_BEFORE_RENAME=<text>``: SIGKILL this process when the content of a
+    path containing <text> is fully written but not yet renamed into place (a job killed
+    mid-write). ``INFOFRAG_FAULT_ENOSPC=<text>``: fail writing such a path as a full disk would.
+    """
+    target = os.environ.get(variable)
+    if not target or target not in str(path):
+        return
+    if variable == "INFOFRAG_FAULT_ENOSPC":
+        raise OSError(errno.ENOSPC, f"No space left on device (injected) writing '{path}'")
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def write_dataset(path: str | Path, ds, consolidated: bool = False) -> None:

@@ -9,7 +9,9 @@ rule boost:
         store=directory(R("boost/fused.zarr")),
         json=R("boost/boost.json"),
         curve=report(
-            R("boost/objective.png"), caption="../report/objective.rst", category="Boosting"
+            R("boost/objective.png"),
+            caption="../report/objective.rst",
+            category="Boosting",
         ),
         picture=report(
             R("boost/fused.png"), caption="../report/fused.rst", category="Boosting"
@@ -20,18 +22,18 @@ rule boost:
             category="Boosting",
         ),
         prov=R("boost/boost.json.prov.json"),
-    params:
-        settings=config["boost"],
-        code=CODE["boost"],
     log:
         R("logs/boost.log"),
     benchmark:
         R("benchmarks/boost.tsv")
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=120,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        settings=config["boost"],
+        code=CODE["boost"],
     script:
         "../scripts/boost.py"

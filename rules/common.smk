@@ -2,14 +2,8 @@
 import sys
 from pathlib import Path
 
-import os
-
-# The package in this checkout, for the Snakefile and for every job's script (also inside
-# conda environments and on cluster nodes, where each job re-reads this file).
+# This checkout's package (the rule scripts do the same through scripts/_checkout.py).
 sys.path.insert(0, str(Path(workflow.basedir)))
-os.environ["PYTHONPATH"] = os.pathsep.join(
-    p for p in (str(Path(workflow.basedir)), os.environ.get("PYTHONPATH")) if p
-)
 
 from snakemake.utils import validate, min_version
 
@@ -28,7 +22,9 @@ BLOCKS = {b.name: b for b in ifc.blocks(config)}
 BLOCK_PAIRS = ifc.block_pairs(config)
 # Files a user brings (dataset.path, dataset.labels_path): inputs of the jobs that read them,
 # so replacing one reruns what depends on it and its digest lands in the provenance.
-DATASET_FILES = [config["dataset"][k] for k in ("path", "labels_path") if k in config["dataset"]]
+DATASET_FILES = [
+    config["dataset"][k] for k in ("path", "labels_path") if k in config["dataset"]
+]
 
 # Code versions: Snakemake does not track imported package code, so each rule carries the
 # digest of the modules that decide its numbers as a param; changing them reruns exactly
@@ -61,7 +57,9 @@ def member_channels(name):
 
 def fingerprints_of(member_names):
     return [
-        R(f"fingerprints/{m}/ch{c}.zarr") for m in member_names for c in member_channels(m)
+        R(f"fingerprints/{m}/ch{c}.zarr")
+        for m in member_names
+        for c in member_channels(m)
     ]
 
 
@@ -71,3 +69,11 @@ def all_fingerprints():
 
 def shard_path(pair):
     return R(f"similarity/shards/{pair[0]}__{pair[1]}.zarr")
+
+
+def shard_inputs(wc):
+    """Fingerprints of every channel of the members of both blocks of a shard."""
+    names = list(BLOCKS[wc.block_a].members)
+    if wc.block_b != wc.block_a:
+        names += list(BLOCKS[wc.block_b].members)
+    return fingerprints_of(names)

@@ -6,20 +6,20 @@ rule encode:
     output:
         store=directory(R("posteriors/{member}.zarr")),
         prov=R("posteriors/{member}.zarr.prov.json"),
-    params:
-        member=lambda wc: MEMBERS[wc.member].train_config(),
-        code=CODE["encode"],
     log:
         R("logs/encode/{member}.log"),
     benchmark:
         R("benchmarks/encode/{member}.tsv")
+    conda:
+        "../envs/torch.yaml"
     threads: 1
     resources:
         gpu=1,
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        member=lambda wc: MEMBERS[wc.member].train_config(),
+        code=CODE["encode"],
     script:
         "../scripts/encode.py"
 
@@ -32,17 +32,17 @@ rule scores:
     output:
         scores=R("scores/{member}.json"),
         prov=R("scores/{member}.json.prov.json"),
-    params:
-        code=CODE["encode"],
     log:
         R("logs/scores/{member}.log"),
     benchmark:
         R("benchmarks/scores/{member}.tsv")
+    conda:
+        "../envs/analysis.yaml"
     threads: 1
     resources:
         mem_mb=4000,
         runtime=30,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        code=CODE["encode"],
     script:
         "../scripts/scores.py"

@@ -6,17 +6,17 @@ rule fingerprint:
     output:
         store=directory(R("fingerprints/{member}/ch{channel}.zarr")),
         prov=R("fingerprints/{member}/ch{channel}.zarr.prov.json"),
-    params:
-        code=CODE["estimators"],
     log:
         R("logs/fingerprint/{member}/ch{channel}.log"),
     benchmark:
         R("benchmarks/fingerprint/{member}/ch{channel}.tsv")
+    conda:
+        "../envs/torch.yaml"
     threads: 1
     resources:
         mem_mb=2000,
         runtime=15,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        code=CODE["estimators"],
     script:
         "../scripts/fingerprint.py"

@@ -7,20 +7,20 @@ rule gather:
     output:
         store=directory(R("similarity.zarr")),
         prov=R("similarity.zarr.prov.json"),
+    log:
+        R("logs/gather.log"),
+    benchmark:
+        R("benchmarks/gather.tsv")
+    conda:
+        "../envs/analysis.yaml"
+    resources:
+        mem_mb=8000,
+        runtime=30,
     params:
         pairs=BLOCK_PAIRS,
         blocks={name: list(b.members) for name, b in BLOCKS.items()},
         members={name: m.train_config() for name, m in MEMBERS.items()},
         n_channels={name: m.latent_dim for name, m in MEMBERS.items()},
         code=CODE["estimators"],
-    log:
-        R("logs/gather.log"),
-    benchmark:
-        R("benchmarks/gather.tsv")
-    resources:
-        mem_mb=8000,
-        runtime=30,
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../scripts/gather.py"

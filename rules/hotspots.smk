@@ -23,17 +23,17 @@ rule hotspots:
             category="Hotspots",
         ),
         prov=R("hotspots/hotspots.json.prov.json"),
-    params:
-        settings=config["hotspots"],
-        code=CODE["hotspots"],
     log:
         R("logs/hotspots.log"),
     benchmark:
         R("benchmarks/hotspots.tsv")
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=8000,
         runtime=30,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        settings=config["hotspots"],
+        code=CODE["hotspots"],
     script:
         "../scripts/hotspots.py"

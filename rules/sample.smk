@@ -5,18 +5,18 @@ rule sample:
     output:
         store=directory(R("sample.zarr")),
         prov=R("sample.zarr.prov.json"),
-    params:
-        dataset=config["dataset"],
-        sample=config["sample"],
-        code=CODE["data"],
     log:
         R("logs/sample.log"),
     benchmark:
         R("benchmarks/sample.tsv")
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=4000,
         runtime=20,
-    conda:
-        "../envs/analysis.yaml"
+    params:
+        dataset=config["dataset"],
+        sample=config["sample"],
+        code=CODE["data"],
     script:
         "../scripts/sample.py"

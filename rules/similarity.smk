@@ -1,10 +1,3 @@
-def shard_inputs(wc):
-    names = list(BLOCKS[wc.block_a].members)
-    if wc.block_b != wc.block_a:
-        names += list(BLOCKS[wc.block_b].members)
-    return fingerprints_of(names)
-
-
 rule similarity:
     """One shard: NMI, VI and joint information for all channel pairs of a block pair."""
     input:
@@ -12,19 +5,19 @@ rule similarity:
     output:
         store=directory(R("similarity/shards/{block_a}__{block_b}.zarr")),
         prov=R("similarity/shards/{block_a}__{block_b}.zarr.prov.json"),
-    params:
-        rows=lambda wc: fingerprints_of(BLOCKS[wc.block_a].members),
-        cols=lambda wc: fingerprints_of(BLOCKS[wc.block_b].members),
-        code=CODE["estimators"],
     log:
         R("logs/similarity/{block_a}__{block_b}.log"),
     benchmark:
         R("benchmarks/similarity/{block_a}__{block_b}.tsv")
+    conda:
+        "../envs/torch.yaml"
     threads: 2
     resources:
         mem_mb=8000,
         runtime=60,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        rows=lambda wc: fingerprints_of(BLOCKS[wc.block_a].members),
+        cols=lambda wc: fingerprints_of(BLOCKS[wc.block_b].members),
+        code=CODE["estimators"],
     script:
         "../scripts/similarity.py"

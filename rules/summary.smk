@@ -7,15 +7,17 @@ rule summary:
         scores=[R(f"scores/{m}.json") for m in MEMBERS],
     output:
         html=report(
-            R("summary/summary.html"), caption="../report/summary.rst", category="Summary"
+            R("summary/summary.html"),
+            caption="../report/summary.rst",
+            category="Summary",
         ),
         prov=R("summary/summary.html.prov.json"),
     log:
         R("logs/summary.log"),
+    conda:
+        "../envs/analysis.yaml"
     resources:
         mem_mb=2000,
         runtime=10,
-    conda:
-        "../envs/analysis.yaml"
     script:
         "../scripts/summary.py"

@@ -6,22 +6,22 @@ rule train:
         model=R("members/{member}/model.pt"),
         log=R("members/{member}/train_log.csv"),
         prov=R("members/{member}/model.pt.prov.json"),
-    params:
-        member=lambda wc: MEMBERS[wc.member].train_config(),
-        dataset=config["dataset"],
-        code=CODE["train"],
-        resume_dir=lambda wc: R(f"members/{wc.member}/.resume"),
     log:
         R("logs/train/{member}.log"),
     benchmark:
         R("benchmarks/train/{member}.tsv")
+    conda:
+        "../envs/torch.yaml"
     threads: config["training"]["threads"]
     resources:
         gpu=1,
         mem_mb=8000,
         # Minutes; a job SLURM kills at its limit is resubmitted with more time and resumes.
         runtime=lambda wc, attempt: MEMBERS[wc.member].runtime_min * attempt,
-    conda:
-        "../envs/torch.yaml"
+    params:
+        member=lambda wc: MEMBERS[wc.member].train_config(),
+        dataset=config["dataset"],
+        code=CODE["train"],
+        resume_dir=lambda wc: R(f"members/{wc.member}/.resume"),
     script:
         "../scripts/train.py"

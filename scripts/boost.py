@@ -1,4 +1,5 @@
 """Rule `boost`: fuse target channels into one representation; the circle ensemble-size sweep."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import json
 from pathlib import Path
 

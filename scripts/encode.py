@@ -1,4 +1,5 @@
 """Rule `encode`: the member's posteriors (mu, logvar) on the fingerprint sample."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import numpy as np
 import torch
 import xarray as xr

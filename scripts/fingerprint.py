@@ -1,4 +1,5 @@
 """Rule `fingerprint`: one channel's Bhattacharyya distances, information and factor NMI."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import numpy as np
 import xarray as xr
 

@@ -1,4 +1,5 @@
 """Rule `gather`: assemble the similarity shards into results/similarity.zarr (xarray over Zarr)."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import json
 
 import numpy as np

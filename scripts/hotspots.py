@@ -1,4 +1,5 @@
 """Rule `hotspots`: OPTICS on the channel distances; table, overview figure, traversals."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import torch
 
 from infofrag import figures, hotspots, train

@@ -1,4 +1,5 @@
 """Rule `sample`: draw the fingerprint sample once and store it with its factor labels."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import numpy as np
 import xarray as xr
 

@@ -1,4 +1,5 @@
 """Rule `scores`: MIG, SAP and DCI of one member (the coarse, model-level view)."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 from infofrag import metrics
 from infofrag.provenance import write_json_atomic
 from infofrag.store import open_dataset

@@ -1,4 +1,5 @@
 """Rule `similarity`: NMI, VI and joint information for all channel pairs of one block pair."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import numpy as np
 import torch
 import xarray as xr

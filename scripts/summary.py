@@ -1,4 +1,5 @@
 """Rule `summary`: the report's front page (hotspot table, boosting, scores, provenance)."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import html
 import json
 from pathlib import Path

@@ -1,4 +1,5 @@
 """Rule `train`: one ensemble member (deterministic; resumes from its last checkpoint)."""
+import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
 import torch
 
 from infofrag import data, train
