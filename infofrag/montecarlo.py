@@ -1,0 +1,251 @@
+"""Monte Carlo estimates of the information in whole latent spaces, with standard errors.
+
+Fingerprints compare channels through Bhattacharyya coefficients, which for whole,
+multi-dimensional spaces would need very many sample points to resolve. The paper's
+alternative (arXiv:2405.21042) estimates the mutual informations directly: with X uniform over
+the N data points, draw a point i, draw latent samples from its posterior, and evaluate the
+posterior densities of every point at them. For spaces U (posteriors ``q(u|x)``) and V over the
+same N points::
+
+    I_U  = I(U;X)   = E[ log q(u|x_i) - log p(u) ],             p(u) = 1/N sum_j q(u|x_j)
+    I_UU = I(UU';X) = E[ log q(u|x_i) q(u'|x_i) - log p(u,u') ], p(u,u') = 1/N sum_j q(u|x_j) q(u'|x_j)
+    I_UV = I(UV;X)  = E[ log q(u|x_i) q(v|x_i) - log p(u,v) ],   p(u,v) = 1/N sum_j q(u|x_j) q(v|x_j)
+
+with i uniform and u, u' (and v, v') drawn independently from the posteriors of point i (the two
+spaces are conditionally independent given x). These are the quantities the fingerprint
+formulas estimate (``-mean_i log2 mean_j C_ij``, ``... C_ij^2``, ``... C^U_ij C^V_ij``): I_UU is
+the term DESIGN.md writes I(U;U'), the information about X in two independent draws of U; the
+mutual information between the two draws is 2 I_U - I_UU, and I_U + I_V - I_UV = I(U;V). NMI and
+VI follow as for fingerprints::
+
+    NMI = (I_U + I_V - I_UV) / sqrt((2 I_U - I_UU) (2 I_V - I_VV)),   VI = 2 I_UV - I_UU - I_VV
+
+All five informations are estimated from the same draws, so their errors are correlated; the
+standard errors of NMI (delta method) and VI (a linear combination, exact) use the full
+per-draw covariance. Sample points are stratified (every point is drawn floor(n/N) or ceil(n/N)
+times, in random order); the standard errors treat the draws as independent, which slightly
+overstates them (conservative).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+
+from .estimators import DEFAULT_MIN_BITS
+
+__all__ = ["Estimate", "MonteCarloResult", "monte_carlo"]
+
+LN2 = math.log(2.0)
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A Monte Carlo estimate and its standard error (same units)."""
+
+    value: float
+    se: float
+
+    def __iter__(self):  # allows `value, se = est`
+        return iter((self.value, self.se))
+
+
+@dataclass(frozen=True)
+class MonteCarloResult:
+    """Monte Carlo information terms (bits), each an :class:`Estimate` (value, se).
+
+    ``i_a`` I(U;X), ``i_aa`` the two-draw term I(UU';X) (DESIGN.md's "I(U;U')", see the module
+    docstring); ``i_b``, ``i_bb``, ``i_ab`` (I(UV;X)), ``nmi``, ``vi``
+    are None when no second space was given. ``n_samples`` draws of ``n_points`` data points,
+    from ``seed``.
+    """
+
+    i_a: Estimate
+    i_aa: Estimate
+    i_b: Estimate | None
+    i_bb: Estimate | None
+    i_ab: Estimate | None
+    nmi: Estimate | None
+    vi: Estimate | None
+    n_samples: int
+    n_points: int
+    seed: int
+
+    def as_dict(self):
+        """Plain nested dict (for JSON / provenance records)."""
+        return asdict(self)
+
+
+def _posteriors(mu, logvar, name):
+    out = []
+    for x, what in ((mu, "mu"), (logvar, "logvar")):
+        arg = f"{what}_{name}"
+        if isinstance(x, torch.Tensor):
+            t = x.detach().to("cpu", torch.float64)
+        else:
+            a = np.asarray(x)
+            if a.dtype == object or a.dtype.kind not in "biuf":
+                raise ValueError(f"{arg} must be a real numeric array, got dtype {a.dtype}")
+            t = torch.from_numpy(np.array(a, dtype=np.float64))
+        if t.ndim == 1:
+            t = t[:, None]
+        if t.ndim != 2:
+            raise ValueError(f"{arg} must be [N, d] (or [N] for one dimension), got shape {tuple(t.shape)}")
+        bad = ~torch.isfinite(t)
+        if bool(bad.any()):
+            i, k = (int(v) for v in torch.nonzero(bad)[0])
+            raise ValueError(f"{arg} must be finite; {arg}[{i}, {k}] = {float(t[i, k])!r}")
+        out.append(t)
+    if out[0].shape != out[1].shape:
+        raise ValueError(f"logvar_{name} must have the shape of mu_{name} {tuple(out[0].shape)}, "
+                         f"got {tuple(out[1].shape)}")
+    if out[0].shape[0] < 2:
+        raise ValueError(f"mu_{name} needs N >= 2 data points, got N = {out[0].shape[0]}")
+    if out[0].shape[1] < 1:
+        raise ValueError(f"mu_{name} needs at least one dimension")
+    return out
+
+
+def _log_q(z, mu, inv_var, log_norm):
+    """log q(z_s | x_j) for draws z [S, d] and all points j -> [S, N] (direct differences)."""
+    diff = z[:, None, :] - mu[None, :, :]
+    return -0.5 * (diff * diff * inv_var[None]).sum(-1) - log_norm[None, :]
+
+
+def monte_carlo(mu_a, logvar_a, mu_b=None, logvar_b=None, *, n_samples=20000, seed=0,
+                device=None, min_bits=DEFAULT_MIN_BITS, batch_size=None):
+    """Monte Carlo information, NMI and VI of whole latent spaces, with standard errors.
+
+    Parameters
+    ----------
+    mu_a, logvar_a : [N, d_a] (or [N])
+        Diagonal-Gaussian posteriors of space U at the N data points (numpy or torch; not
+        differentiable).
+    mu_b, logvar_b : [N, d_b] (or [N]), optional
+        A second space V over the same N data points. Without it only ``i_a`` and ``i_aa``
+        are estimated.
+    n_samples : int
+        Number of draws (each: a data point, two draws from its posterior in each space).
+        The standard errors shrink as 1/sqrt(n_samples).
+    seed : int
+        Seed of the random draws (same seed, same inputs: same result, on any device).
+    device : optional
+        Where to evaluate the densities (default CUDA if available, else CPU).
+    min_bits : float
+        As in :func:`infofrag.similarity`: if an estimated ``2 I - I'`` (H) is at most this,
+        the space is treated as uninformative and NMI follows the same convention (1 if both
+        are, 0 if one is; standard error 0).
+    batch_size : int, optional
+        Draws evaluated together (default: about 32 MiB of work per batch).
+
+    Returns
+    -------
+    MonteCarloResult
+        Fields ``i_a, i_aa, i_b, i_bb, i_ab, nmi, vi`` (bits; each an ``Estimate(value, se)``;
+        b-fields None without a second space), plus ``n_samples, n_points, seed``.
+        ``result.as_dict()`` gives plain dicts.
+    """
+    if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
+        raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, got {seed!r}")
+    if (mu_b is None) != (logvar_b is None):
+        raise ValueError("mu_b and logvar_b must be given together")
+    ma, la = _posteriors(mu_a, logvar_a, "a")
+    N = ma.shape[0]
+    two = mu_b is not None
+    if two:
+        mb, lb = _posteriors(mu_b, logvar_b, "b")
+        if mb.shape[0] != N:
+            raise ValueError(f"mu_b must be over the same N data points as mu_a: mu_a has N = {N}, "
+                             f"mu_b has N = {mb.shape[0]}")
+    S = int(n_samples)
+    dev = torch.device(device) if device is not None else (
+        torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+
+    # all randomness on the CPU from the seed: identical draws on every device
+    gen = torch.Generator().manual_seed(int(seed))
+    reps = -(-S // N)
+    idx = torch.cat([torch.randperm(N, generator=gen) for _ in range(reps)])[:S]
+    idx = idx[torch.randperm(S, generator=gen)]
+    spaces = [(ma, la)] + ([(mb, lb)] if two else [])
+    noise = [(torch.randn(S, m.shape[1], generator=gen, dtype=torch.float64),
+              torch.randn(S, m.shape[1], generator=gen, dtype=torch.float64)) for m, _ in spaces]
+
+    prepared = []
+    for m, lv in spaces:
+        m = m.to(dev)
+        lv = lv.to(dev)
+        prepared.append((m, lv, torch.exp(-lv), 0.5 * (lv.sum(1) + m.shape[1] * LOG_2PI), torch.exp(0.5 * lv)))
+    d_tot = sum(m.shape[1] for m, _ in spaces)
+    if batch_size is None:
+        batch_size = max(1, (32 * 2**20) // (8 * N * max(d_tot, 1) * 4))
+    logN = math.log(N)
+
+    cols = ["a", "aa"] + (["b", "bb", "ab"] if two else [])
+    per_draw = torch.empty(S, len(cols), dtype=torch.float64)
+    for s0 in range(0, S, batch_size):
+        s1 = min(S, s0 + batch_size)
+        i = idx[s0:s1].to(dev)
+        ar = torch.arange(s1 - s0, device=dev)
+        logs = []  # per space: (L [B, N] for draw 1, L' for draw 2)
+        for (m, lv, inv_var, log_norm, sd), (e1, e2) in zip(prepared, noise):
+            z1 = m[i] + sd[i] * e1[s0:s1].to(dev)
+            z2 = m[i] + sd[i] * e2[s0:s1].to(dev)
+            logs.append((_log_q(z1, m, inv_var, log_norm), _log_q(z2, m, inv_var, log_norm)))
+        out = []
+        La, La2 = logs[0]
+        lpa = torch.logsumexp(La, 1) - logN
+        lpa2 = torch.logsumexp(La2, 1) - logN
+        t_a = 0.5 * ((La[ar, i] - lpa) + (La2[ar, i] - lpa2))
+        t_aa = La[ar, i] + La2[ar, i] - (torch.logsumexp(La + La2, 1) - logN)
+        out += [t_a, t_aa]
+        if two:
+            Lb, Lb2 = logs[1]
+            lpb = torch.logsumexp(Lb, 1) - logN
+            lpb2 = torch.logsumexp(Lb2, 1) - logN
+            t_b = 0.5 * ((Lb[ar, i] - lpb) + (Lb2[ar, i] - lpb2))
+            t_bb = Lb[ar, i] + Lb2[ar, i] - (torch.logsumexp(Lb + Lb2, 1) - logN)
+            t_ab = 0.5 * ((La[ar, i] + Lb[ar, i] - (torch.logsumexp(La + Lb, 1) - logN))
+                          + (La2[ar, i] + Lb2[ar, i] - (torch.logsumexp(La2 + Lb2, 1) - logN)))
+            out += [t_b, t_bb, t_ab]
+        per_draw[s0:s1] = torch.stack(out, 1).cpu()
+
+    T = per_draw.numpy() / LN2  # bits
+    mean = T.mean(0)
+    cov = np.cov(T, rowvar=False, ddof=1) / S
+    cov = np.atleast_2d(cov)
+
+    def est(k):
+        return Estimate(float(mean[k]), float(math.sqrt(max(cov[k, k], 0.0))))
+
+    def linear(w):
+        w = np.asarray(w, dtype=np.float64)
+        return float(w @ mean), float(math.sqrt(max(w @ cov @ w, 0.0)))
+
+    res = dict(i_a=est(0), i_aa=est(1), i_b=None, i_bb=None, i_ab=None, nmi=None, vi=None)
+    if two:
+        res.update(i_b=est(2), i_bb=est(3), i_ab=est(4))
+        # order: a, aa, b, bb, ab
+        vi_v, vi_se = linear([0, -1, 0, -1, 2])
+        res["vi"] = Estimate(max(vi_v, 0.0), vi_se)
+        ia, iaa, ib, ibb, iab = mean
+        num = ia + ib - iab
+        ha, hb = 2 * ia - iaa, 2 * ib - ibb
+        inf_a, inf_b = ha > min_bits, hb > min_bits
+        if inf_a and inf_b:
+            den = math.sqrt(ha * hb)
+            nmi = num / den
+            # gradient of num / sqrt(ha hb) with respect to (ia, iaa, ib, ibb, iab)
+            g_num = np.array([1.0, 0.0, 1.0, 0.0, -1.0])
+            g_ha = np.array([2.0, -1.0, 0.0, 0.0, 0.0])
+            g_hb = np.array([0.0, 0.0, 2.0, -1.0, 0.0])
+            g = g_num / den - nmi * (g_ha / (2 * ha) + g_hb / (2 * hb))
+            res["nmi"] = Estimate(float(nmi), float(math.sqrt(max(g @ cov @ g, 0.0))))
+        else:
+            res["nmi"] = Estimate(1.0 if (not inf_a and not inf_b) else 0.0, 0.0)
+    return MonteCarloResult(**res, n_samples=S, n_points=N, seed=int(seed))
