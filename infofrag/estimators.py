@@ -681,6 +681,9 @@ def _prepare(D_a, D_b, device):
     _check_diagonal(Da, "D_a")
     if Db is not None:
         _check_diagonal(Db, "D_b")
+        if Db.dtype != Da.dtype:  # e.g. float32 fingerprints against float64 factor clusterings
+            common = torch.promote_types(Da.dtype, Db.dtype)
+            Da, Db = Da.to(common), Db.to(common)
     tensors = [t for t in (D_a, D_b) if _is_torch(t)]
     if tensors:
         dev = tensors[0].device

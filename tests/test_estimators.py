@@ -581,3 +581,15 @@ def test_empty_stack():
     D = _good()
     nmi, vi = infofrag.similarity(D[:0], D)
     assert nmi.shape == (0, 2) and vi.shape == (0, 2)
+
+
+def test_mixed_precision_inputs_are_promoted():
+    """float32 fingerprints against float64 hard clusterings (the fingerprint rule's factor NMI)."""
+    rng = np.random.default_rng(3)
+    mu = rng.normal(size=(2, 40, 1))
+    D32 = infofrag.bhattacharyya(mu, np.full_like(mu, -3.0)).astype(np.float32)
+    F64 = infofrag.labels_to_distances(rng.integers(0, 4, size=(3, 40)))
+    nmi, vi = infofrag.similarity(D32, F64)
+    nmi64, vi64 = infofrag.similarity(D32.astype(np.float64), F64)
+    np.testing.assert_allclose(nmi, nmi64, atol=1e-12)
+    np.testing.assert_allclose(vi, vi64, atol=1e-12)
