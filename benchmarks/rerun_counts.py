@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-from workflow_utils import planned_jobs, snakemake, write_config  # noqa: E402
+from workflow_utils import planned_jobs, snakemake, snapshot, write_config  # noqa: E402
 
 BASE = dict(
     dataset__image_size=32, sample__n_points=16, model__arch="conv32", model__latent_dim=2,
@@ -40,16 +40,18 @@ def main():
     ap.add_argument("--cores", default="2")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
+        repo = snapshot(Path(tmp) / "repo")
+        work = Path(tmp) / "work"
+        work.mkdir()
         write_config(work, **BASE)
         t0 = time.time()
-        full = planned_jobs(work)
-        snakemake(work, "--cores", args.cores, timeout=7200)
+        full = planned_jobs(work, root=repo)
+        snakemake(work, "--cores", args.cores, timeout=7200, root=repo)
         build = time.time() - t0
         rows = [("first run (empty results)", full)]
         for label, change in SCENARIOS:
             write_config(work, **{**BASE, **change})
-            rows.append((label, planned_jobs(work)))
+            rows.append((label, planned_jobs(work, root=repo)))
         write_config(work, **BASE)
     lines = ["Dry-run job counts per rule for a 50-member ensemble (5 betas x 10 seeds, 2 channels "
              "per member, blocks of 10 members: 5 blocks, 15 shards), after one complete run "

@@ -207,7 +207,9 @@ def _read(path: Path, required: tuple[str, ...], fmt: str, map_location="cpu") -
 def _dataset_identity(ds) -> dict:
     return {"name": str(getattr(ds, "name", type(ds).__name__)), "n": int(ds.n),
             "input_shape": [int(s) for s in ds.input_shape], "likelihood": str(ds.likelihood),
-            "digest": _plain(getattr(ds, "digest", None))}
+            # what else tells datasets of one name apart (circle seed, user file), when present
+            **{k: _plain(getattr(ds, k)) for k in ("seed", "source", "digest")
+               if getattr(ds, k, None) is not None}}
 
 
 def _validate_member(member: dict) -> dict:
@@ -379,7 +381,8 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
     old_threads = torch.get_num_threads()
     if m.get("threads"):
         torch.set_num_threads(m["threads"])
-    if dev.type == "cuda":
+    old_cudnn = torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark
+    if dev.type == "cuda":  # deterministic convolution algorithms (restored afterwards)
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
     prefetch = bar = None
@@ -415,7 +418,7 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
             from tqdm.auto import tqdm
             bar = tqdm(total=steps, initial=start, desc=name, unit="step", dynamic_ncols=True)
         logger.info("member %r: training steps %d..%d on %s (arch %s, beta %g, lr %g, batch %d)",
-                 name, start, steps, dev, m["arch"], beta, m["lr"], bs)
+                    name, start, steps, dev, m["arch"], beta, m["lr"], bs)
 
         def check_finite(upto: int):
             """Sync point: raise if a loss since the last check was not finite."""
@@ -426,7 +429,8 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
                     first = win_start + int((~finite).nonzero()[0, 0]) + 1
                     raise TrainingDivergedError(
                         f"member {name!r}: loss is not finite at step {first} of {steps} "
-                        f"(beta {beta:g}, lr {m['lr']:g}); no checkpoint written for this run")
+                        f"(beta {beta:g}, lr {m['lr']:g}); the final checkpoint is not written, the last "
+                        f"resume checkpoint (if any) is kept")
             n_win, win_start = 0, upto
 
         t0 = time.perf_counter()
@@ -464,7 +468,7 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
                 elif now - last_line >= _LOG_LINE_SECONDS or done == steps or done == start + m["log_every"]:
                     rate = (done - start) / max(now - t0, 1e-9)
                     logger.info("member %r: step %d/%d loss %.3f recon %.3f kl %.3f (%.1f steps/s)",
-                             name, done, steps, mean[0], mean[1], sum(mean[2:]), rate)
+                                name, done, steps, mean[0], mean[1], sum(mean[2:]), rate)
                     last_line = now
             if is_ckpt:
                 _save({"format": RESUME_FORMAT, "config_hash": chash, "step": done,
@@ -477,8 +481,6 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
         if bar is not None:
             bar.close()
             bar = None
-        if not rows:
-            raise TrainingDivergedError(f"member {name!r}: no log rows after {steps} steps (internal)")
         final = {"format": FORMAT, "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                  "arch": m["arch"], "input_shape": [int(s) for s in ds.input_shape], "latent_dim": d,
                  "likelihood": model.likelihood, "obs_std": model.obs_std, "member": m,
@@ -498,6 +500,7 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
         if bar is not None:
             bar.close()
         torch.set_num_threads(old_threads)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
 
 
 # --------------------------------------------------------------------------- using members

@@ -28,10 +28,10 @@ def write_config(workdir: Path, base: str = "test.yaml", name: str = "config.yam
     return path
 
 
-def snakemake(workdir: Path, *args, config: str = "config.yaml", check=True, timeout=1200):
-    cmd = [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(workdir),
+def snakemake(workdir: Path, *args, config: str = "config.yaml", check=True, timeout=1200, root: Path = ROOT):
+    cmd = [sys.executable, "-m", "snakemake", "-s", str(Path(root) / "Snakefile"), "-d", str(workdir),
            "--configfile", str(workdir / config), *args]
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = dict(os.environ, PYTHONPATH=str(root) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed ({proc.returncode}):\n"
@@ -39,9 +39,19 @@ def snakemake(workdir: Path, *args, config: str = "config.yaml", check=True, tim
     return proc
 
 
-def planned_jobs(workdir: Path, config: str = "config.yaml") -> dict[str, int]:
+def snapshot(dest: Path) -> Path:
+    """A frozen copy of the checkout (workflow + package), so edits made meanwhile to the
+    working tree do not change the code digests a long measurement depends on."""
+    import shutil
+
+    shutil.copytree(ROOT, dest, ignore=shutil.ignore_patterns(
+        ".git", "results", ".snakemake", ".venv", "__pycache__", "*.egg-info", ".pytest_cache"))
+    return dest
+
+
+def planned_jobs(workdir: Path, config: str = "config.yaml", root: Path = ROOT) -> dict[str, int]:
     """Jobs a dry run plans, per rule (empty when everything is up to date)."""
-    proc = snakemake(workdir, "-n", config=config)
+    proc = snakemake(workdir, "-n", config=config, root=root)
     text = proc.stdout + proc.stderr
     counts = {}
     if "Job stats:" not in text:

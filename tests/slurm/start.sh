@@ -132,5 +132,5 @@ if [ "$node_state" != idle ]; then
     tail -20 "$state/log/slurmd.log" >&2 || true
     die "node $host is '${node_state:-unreachable}', not idle (see $state/log)"
 fi
-log "cluster up: partition '$partition' on node $host ($cpus CPUs, ${mem_mb} MB, gpu:1 fake)," \
+log "cluster up: partition '$partition' on node $host ($cpus CPUs, ${mem_mb} MB, 2 fake GPUs)," \
     "ports $ctld_port/$slurmd_port; source $state/env.sh"

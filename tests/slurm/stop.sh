@@ -11,6 +11,12 @@ log() { printf '[slurm stop] %s\n' "$*" >&2; }
 state=$(cd "$state" && pwd -P)
 export SLURM_CONF="$state/slurm.conf"
 
+alive() {  # alive PID: the process exists and is not a zombie (an unreaped zombie is stopped)
+    local st
+    st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 1
+    [ -n "$st" ] && [ "$st" != Z ] && [ "$st" != X ]
+}
+
 pid_of() {  # pid_of NAME: the recorded pid of NAME, if it still runs that program
     local pid
     pid=$(awk -v n="$1" '$1 == n {print $2}' "$state/started" 2>/dev/null | tail -1)
@@ -43,14 +49,14 @@ for name in slurmd slurmctld munged; do
     log "stopping $name (pid $pid)"
     kill -TERM "$pid" 2>/dev/null
     for _ in $(seq 1 150); do
-        kill -0 "$pid" 2>/dev/null || break
+        alive "$pid" || break
         sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if alive "$pid"; then
         log "$name (pid $pid) ignored SIGTERM: SIGKILL"
         kill -KILL "$pid" 2>/dev/null
         sleep 0.5
-        kill -0 "$pid" 2>/dev/null && { log "$name (pid $pid) still runs"; status=1; }
+        alive "$pid" && { log "$name (pid $pid) still runs"; status=1; }
     fi
 done
 
