@@ -233,6 +233,28 @@ def check_semantics(config: dict) -> None:
             raise ConfigError(f"config key 'boost.beta': {boost['beta']} is not one of ensemble.betas")
 
 
+def check_dataset_files(config: dict) -> None:
+    """Open a user's dataset file(s) and check them before any job runs (names the file)."""
+    ds_cfg = config["dataset"]
+    if ds_cfg["name"] not in ("dsprites_npz", "idx", "images"):
+        return
+    from . import data
+
+    try:
+        ds = data.make_dataset(ds_cfg)
+    except ValueError as exc:  # DataFileError: '<file>: <problem>'
+        raise ConfigError(f"config key 'dataset.path': {exc}") from None
+    n = config["sample"]["n_points"]
+    if n > ds.n:
+        raise ConfigError(f"config key 'sample.n_points': the fingerprint sample ({n}) is larger than "
+                          f"the dataset '{ds_cfg['path']}' ({ds.n} images)")
+    arch = config["model"]["arch"]
+    want = _ARCH_SIZE.get(arch)
+    if want is not None and tuple(ds.input_shape[1:]) != (want, want):
+        raise ConfigError(f"config key 'model.arch': '{arch}' takes {want}x{want} images but "
+                          f"'{ds_cfg['path']}' holds {ds.input_shape[1]}x{ds.input_shape[2]} images")
+
+
 def validate(config: dict) -> dict:
     """Schema + semantic validation; returns the config with defaults filled."""
     config = validate_schema(config)

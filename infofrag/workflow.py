@@ -53,9 +53,13 @@ class Job:
         wc = dict(self.smk.wildcards.items())
         self.log.info("rule %s %s: %d input(s) -> %s", self.smk.rule, wc or "",
                       len(self.smk.input), ", ".join(self.outputs))
-        for path in self.inputs:
-            if provenance.find_record(path) is not None:
-                provenance.verify(path)  # raises IntegrityError naming the file
+        try:
+            for path in self.inputs:
+                if provenance.find_record(path) is not None:
+                    provenance.verify(path)  # raises IntegrityError naming the file
+        except Exception as exc:  # __exit__ is not called when __enter__ raises: log it here
+            self.log.error("rule %s failed: %s: %s", self.smk.rule, type(exc).__name__, exc)
+            raise
         return self
 
     @property

@@ -4,15 +4,15 @@ import numpy as np
 import xarray as xr
 
 import infofrag
-from infofrag.store import open_dataset, write_dataset
+from infofrag.store import finite, open_dataset, write_dataset
 from infofrag.workflow import Job
 
 with Job(snakemake) as job:
     c = int(snakemake.wildcards.channel)
     post = open_dataset(snakemake.input.posteriors)
     sample = open_dataset(snakemake.input.sample)
-    mu = post["mu"].values[:, c:c + 1].astype(np.float64)
-    logvar = post["logvar"].values[:, c:c + 1].astype(np.float64)
+    mu = finite("mu", post["mu"].values[:, c:c + 1], snakemake.input.posteriors).astype(np.float64)
+    logvar = finite("logvar", post["logvar"].values[:, c:c + 1], snakemake.input.posteriors).astype(np.float64)
     # Stored as float32; every number below is computed from the stored matrix, so shards
     # and the gathered store agree with the fingerprint exactly.
     D = infofrag.bhattacharyya(mu, logvar).astype(np.float32)
