@@ -15,9 +15,8 @@ min_version("9.0")
 # Schema first (types, ranges, names; fills defaults), then what a schema cannot say.
 validate(config, Path(workflow.basedir) / "config" / "schema.yaml")
 ifc.check_semantics(config)
-if (
-    workflow.is_main_process
-):  # user dataset files: once, up front (not again in every job)
+# User dataset files: checked once, up front (not again in every job).
+if workflow.is_main_process:
     ifc.check_dataset_files(config)
 
 RESULTS = config["results_dir"]
