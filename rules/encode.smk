@@ -41,7 +41,7 @@ rule scores:
     threads: 1
     resources:
         mem_mb=4000,
-        runtime=30,
+        runtime=lambda wc, attempt: 10 * attempt,
     params:
         code=CODE["encode"],
     script:

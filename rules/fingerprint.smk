@@ -15,7 +15,7 @@ rule fingerprint:
     threads: 1
     resources:
         mem_mb=2000,
-        runtime=15,
+        runtime=lambda wc, attempt: 5 * attempt,
     params:
         code=CODE["estimators"],
     script:

@@ -14,7 +14,7 @@ rule similarity:
     threads: 2
     resources:
         mem_mb=8000,
-        runtime=60,
+        runtime=lambda wc, attempt: 20 * attempt,
     params:
         rows=lambda wc: fingerprints_of(BLOCKS[wc.block_a].members),
         cols=lambda wc: fingerprints_of(BLOCKS[wc.block_b].members),

@@ -17,6 +17,7 @@
 # this big (SlurmdParameters=config_overrides) so the project's profile can be submitted
 # unchanged on a small machine. INFOFRAG_SLURM_NO_INSTALL=1: fail instead of apt-get.
 set -euo pipefail
+export PATH="$PATH:/usr/sbin:/sbin"   # the daemons and runuser live there
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd -P)
 state=${1:?usage: start.sh STATE_DIR}
