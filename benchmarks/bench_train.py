@@ -110,7 +110,7 @@ def main(argv=None):
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--log-every", type=int, default=100)
-    p.add_argument("--checkpoint-every", type=int, default=250)
+    p.add_argument("--checkpoint-every", type=int, default=1000)
     p.add_argument("--scale", type=float, default=1.0, help="multiply the steps of every case")
     p.add_argument("--only", default=None, help="run only cases whose label contains this")
     p.add_argument("--fingerprint-n", type=int, default=1000)

@@ -13,10 +13,11 @@
   at the end (model, optimizer, step, log rows, config hash).
 
 Determinism. The weights are a pure function of the member config and the machine: the
-initial weights come from a torch RNG seeded from ``seed``, the batch indices of step ``t``
-from ``np.random.default_rng([seed, 1, t])``, the reparameterisation noise of step ``t`` from a
-``torch.Generator`` seeded from ``(seed, 2, t)``, the learning rate is constant (Adam). A run
-killed after a checkpoint and resumed is therefore bit-identical to an uninterrupted one (on
+initial weights come from a torch RNG seeded from ``seed``; the batch indices of step ``t``
+are row ``t % 64`` of ``np.random.default_rng([seed, 1, t // 64]).integers(0, n, (64, batch))``
+(:func:`batch_indices`); the reparameterisation noise of step ``t`` comes from a
+``torch.Generator`` seeded with :func:`noise_seed` ``(seed, t)`` (also derived per block of 64
+steps); the learning rate is constant (Adam). A run killed after a checkpoint and resumed is therefore bit-identical to an uninterrupted one (on
 CPU; on CUDA cuDNN is put in deterministic mode, but bit-identity across GPU models is not
 promised).
 
@@ -36,9 +37,11 @@ Failure. A non-finite loss raises :class:`TrainingDivergedError` naming the memb
 checkpoint is kept. Losses are checked on the device at log/checkpoint intervals (no per-step
 host sync); a resume checkpoint is never written with a non-finite loss behind it.
 
-Speed. Batches are rendered ahead by a background thread (``ds.get`` releases the GIL in its
-numpy work) into a small queue; the per-step log values are kept on the device and fetched at
-log intervals only.
+Speed. Batches are rendered ahead by a background thread, in chunks of consecutive steps (one
+``ds.get`` call per ~4 MB of batches), into a small queue; the per-step log values are written
+into a buffer on the device and fetched (and checked for NaN) at log/checkpoint intervals only.
+A resume checkpoint costs a few tens of ms (about 16 MB of weights + Adam state for ``mlp``);
+choose ``checkpoint_every`` so that checkpoints are at least ~10 s apart.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ import torch
 from .models import build_model
 
 __all__ = ["CheckpointError", "TrainingDivergedError", "train_member", "load_model", "encode",
-           "config_hash", "batch_indices"]
+           "config_hash", "batch_indices", "noise_seed", "BATCH_BLOCK"]
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +77,11 @@ REQUIRED_KEYS = ("name", "beta", "seed", "arch", "latent_dim", "steps", "batch_s
 FINAL_KEYS = ("format", "state_dict", "arch", "input_shape", "latent_dim", "likelihood",
               "member", "steps_done", "torch_version", "digest")
 _STREAM_BATCH, _STREAM_NOISE, _STREAM_INIT = 1, 2, 3
-_PREFETCH_DEPTH = 4
+#: steps per block of batch indices: part of the definition of the batch sequence (do not change)
+BATCH_BLOCK = 64
+#: the background thread renders this many bytes of batches per ``ds.get`` call (>= 1 batch)
+_RENDER_CHUNK_BYTES = 4 << 20
+_PREFETCH_DEPTH = 2  # chunks waiting in the queue
 _LOG_LINE_SECONDS = 10.0
 
 
@@ -94,9 +101,31 @@ def _stream_seed(seed: int, stream: int, step: int = 0) -> int:
     return int(state[0] >> np.uint64(1))
 
 
+def _noise_seeds(seed: int, block: int) -> list[int]:
+    """Seeds of the reparameterisation noise of the ``BATCH_BLOCK`` steps of block ``block``."""
+    state = np.random.SeedSequence([int(seed), _STREAM_NOISE, int(block)]).generate_state(
+        BATCH_BLOCK, np.uint64)
+    return [int(v) for v in state >> np.uint64(1)]
+
+
+def noise_seed(seed: int, step: int) -> int:
+    """The seed of the torch.Generator that draws step ``step``'s reparameterisation noise."""
+    return _noise_seeds(seed, int(step) // BATCH_BLOCK)[int(step) % BATCH_BLOCK]
+
+
+def _index_block(seed: int, block: int, n: int, batch_size: int) -> np.ndarray:
+    """Indices of the ``BATCH_BLOCK`` steps of block ``block``: ``[BATCH_BLOCK, batch_size]``."""
+    rng = np.random.default_rng([int(seed), _STREAM_BATCH, int(block)])
+    return rng.integers(0, n, size=(BATCH_BLOCK, batch_size))
+
+
 def batch_indices(seed: int, step: int, n: int, batch_size: int) -> np.ndarray:
-    """The dataset indices of training step ``step`` (0-based): a pure function of its args."""
-    return np.random.default_rng([int(seed), _STREAM_BATCH, int(step)]).integers(0, n, size=batch_size)
+    """The dataset indices of training step ``step`` (0-based): a pure function of its args.
+
+    Drawn per block of ``BATCH_BLOCK`` steps (one RNG per block, row ``step % BATCH_BLOCK``), so
+    that a whole run of batches costs one RNG call per 64 steps.
+    """
+    return _index_block(seed, int(step) // BATCH_BLOCK, n, batch_size)[int(step) % BATCH_BLOCK]
 
 
 def _resolve_device(device) -> torch.device:
@@ -161,6 +190,10 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
+    except OSError as exc:  # a failed write() has no file name: say which file (ENOSPC, EIO, ...)
+        if exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
@@ -281,15 +314,23 @@ def _try_resume(path: Path, chash: str, steps: int, name: str):
 
 
 class _Prefetcher:
-    """Renders the batches of steps [start, stop) in a background thread, in order."""
+    """Renders the batches of steps [start, stop) in a background thread, in order.
+
+    Batches are rendered in chunks of consecutive steps (one ``ds.get`` call per chunk of about
+    ``_RENDER_CHUNK_BYTES``), so that the per-step cost on the training thread is one queue
+    look-up per chunk and a slice.
+    """
 
     def __init__(self, ds, seed: int, batch_size: int, start: int, stop: int, pin: bool,
                  depth: int = _PREFETCH_DEPTH):
         self._ds, self._seed, self._bs = ds, seed, batch_size
         self._start, self._stop, self._pin = start, stop, pin
-        self._shape = (batch_size, *tuple(int(s) for s in ds.input_shape))
+        self._shape = tuple(int(s) for s in ds.input_shape)
+        batch_bytes = 4 * batch_size * math.prod(self._shape)
+        self._chunk = int(max(1, min(BATCH_BLOCK, _RENDER_CHUNK_BYTES // batch_bytes)))
         self._q: queue.Queue = queue.Queue(maxsize=depth)
         self._halt = threading.Event()
+        self._cur, self._cur_start = None, None
         self._thread = threading.Thread(target=self._run, name="infofrag-prefetch", daemon=True)
         self._thread.start()
 
@@ -302,30 +343,45 @@ class _Prefetcher:
                 continue
         return False
 
+    def _indices(self, first: int, last: int) -> np.ndarray:
+        """Concatenated batch indices of steps [first, last)."""
+        out, block, rows = [], None, None
+        for step in range(first, last):
+            if step // BATCH_BLOCK != block:
+                block = step // BATCH_BLOCK
+                rows = _index_block(self._seed, block, self._ds.n, self._bs)
+            out.append(rows[step % BATCH_BLOCK])
+        return np.concatenate(out)
+
     def _run(self):
         try:
-            for step in range(self._start, self._stop):
+            for first in range(self._start, self._stop, self._chunk):
                 if self._halt.is_set():
                     return
-                x = self._ds.get(batch_indices(self._seed, step, self._ds.n, self._bs))
+                last = min(first + self._chunk, self._stop)
+                x = self._ds.get(self._indices(first, last))
                 x = np.ascontiguousarray(x, dtype=np.float32)
-                if x.shape != self._shape:
+                expected = ((last - first) * self._bs, *self._shape)
+                if x.shape != expected:
                     raise ValueError(f"dataset {getattr(self._ds, 'name', '?')!r}: get() returned "
-                                     f"shape {x.shape}, expected {self._shape}")
-                t = torch.from_numpy(x)
+                                     f"shape {x.shape}, expected {expected}")
+                t = torch.from_numpy(x).reshape(last - first, self._bs, *self._shape)
                 if self._pin:
                     t = t.pin_memory()
-                if not self._put((step, t, None)):
+                if not self._put((first, t, None)):
                     return
         except BaseException as exc:  # hand it to the training thread
             self._put((None, None, exc))
 
     def get(self, step: int) -> torch.Tensor:
-        got, t, exc = self._q.get()
-        if exc is not None:
-            raise exc
-        assert got == step, (got, step)
-        return t
+        """The batch of ``step`` (steps must be asked for in order)."""
+        if self._cur is None or step - self._cur_start >= self._cur.shape[0]:
+            first, t, exc = self._q.get()
+            if exc is not None:
+                raise exc
+            assert first == step, (first, step)
+            self._cur, self._cur_start = t, first
+        return self._cur[step - self._cur_start]
 
     def close(self):
         self._halt.set()
@@ -407,12 +463,15 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
             logger.info("member %r: resuming from '%s' at step %d of %d", name, rpath, start, steps)
             del state
         acc = acc.to(dev)
-        # per-step loss values since the last sync, for naming the first non-finite step
-        window = torch.zeros(max(1, min(m["log_every"], m["checkpoint_every"])), dtype=torch.float32,
-                             device=dev)
+        # per-step (loss, recon, kl_0..) since the last sync point, on the device: one small op
+        # per step; folded into `acc` (float64) and checked for NaN/inf at sync points only
+        window = torch.zeros(max(1, min(m["log_every"], m["checkpoint_every"])), d + 2,
+                             dtype=torch.float32, device=dev)
+        window_rows = window.unbind(0)
         n_win, win_start = 0, start
 
         gen = torch.Generator(device=dev)
+        on_gpu = dev.type != "cpu"
         prefetch = _Prefetcher(ds, seed, bs, start, steps, pin=dev.type == "cuda") if start < steps else None
         if _use_bar(progress):
             from tqdm.auto import tqdm
@@ -420,42 +479,47 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
         logger.info("member %r: training steps %d..%d on %s (arch %s, beta %g, lr %g, batch %d)",
                     name, start, steps, dev, m["arch"], beta, m["lr"], bs)
 
-        def check_finite(upto: int):
-            """Sync point: raise if a loss since the last check was not finite."""
-            nonlocal n_win, win_start
+        def sync(upto: int):
+            """Sync point: raise if a loss since the last one was not finite; fold into acc."""
+            nonlocal n_win, win_start, n_acc
             if n_win:
-                finite = torch.isfinite(window[:n_win])
+                part = window[:n_win]
+                finite = torch.isfinite(part[:, 0])
                 if not bool(finite.all()):
                     first = win_start + int((~finite).nonzero()[0, 0]) + 1
                     raise TrainingDivergedError(
                         f"member {name!r}: loss is not finite at step {first} of {steps} "
                         f"(beta {beta:g}, lr {m['lr']:g}); the final checkpoint is not written, the last "
                         f"resume checkpoint (if any) is kept")
+                acc.add_(part.sum(0, dtype=torch.float64))
+                n_acc += n_win
             n_win, win_start = 0, upto
 
+        noise_block, noise_seeds = None, []
         t0 = time.perf_counter()
         last_line = t0
         for step in range(start, steps):
-            x = prefetch.get(step).to(dev, non_blocking=True)
-            gen.manual_seed(_stream_seed(seed, _STREAM_NOISE, step))
+            x = prefetch.get(step)
+            if on_gpu:
+                x = x.to(dev, non_blocking=True)
+            if step // BATCH_BLOCK != noise_block:  # seeds are derived per block of steps
+                noise_block = step // BATCH_BLOCK
+                noise_seeds = _noise_seeds(seed, noise_block)
+            gen.manual_seed(noise_seeds[step % BATCH_BLOCK])
             terms = model.loss(x, beta, gen)
             opt.zero_grad(set_to_none=True)
             terms.total.backward()
             opt.step()
-            with torch.no_grad():
-                vals = torch.cat((terms.total.detach().reshape(1), terms.recon.detach().reshape(1),
-                                  terms.kl.detach()))
-                acc += vals
-                window[n_win] = vals[0]
-            n_acc += 1
+            torch.cat((terms.total.detach().reshape(1), terms.recon.detach().reshape(1),
+                       terms.kl.detach()), out=window_rows[n_win])
             n_win += 1
             done = step + 1
             if bar is not None:
                 bar.update(1)
             is_log = done % m["log_every"] == 0 or done == steps
             is_ckpt = rpath is not None and (done % m["checkpoint_every"] == 0 or done == steps)
-            if n_win == window.numel() or is_log or is_ckpt:
-                check_finite(done)
+            if n_win == window.shape[0] or is_log or is_ckpt:
+                sync(done)
             if is_log:
                 seconds = prior_seconds + time.perf_counter() - t0
                 mean = (acc / n_acc).tolist()

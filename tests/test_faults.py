@@ -723,9 +723,6 @@ def test_disk_full_on_a_real_small_filesystem(disk_full):
     assert seen["same_weights"]
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason="train._atomic_write_bytes re-raises the bare OSError of "
-                   "fh.write, which has no file name: '[Errno 28] No space left on device' without "
-                   "saying which file could not be written (fix: attach the path, see docs/reliability.md)")
 def test_disk_full_error_names_the_file(disk_full):
     """The error line in the job's log says which file could not be written."""
     line = next(line for line in disk_full["log"].splitlines() if "rule train failed" in line)
