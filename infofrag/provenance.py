@@ -174,11 +174,24 @@ def find_record(path: str | Path) -> Path | None:
         return own
     for rec in sorted(path.parent.glob("*" + RECORD_SUFFIX)):
         try:
-            if str(path) in read_record(rec)["outputs"]:
+            if _output_key(read_record(rec)["outputs"], path) is not None:
                 return rec
         except IntegrityError:
             continue
     return None
+
+
+def _output_key(outputs: dict, path: Path):
+    """The key of ``path`` in a record's ``outputs`` (paths as the job wrote them, relative to the
+    workflow's directory): an exact match, else the one key that ``path`` ends with (so a store
+    can be checked from any working directory, or by absolute path). None when not listed."""
+    if str(path) in outputs:
+        return str(path)
+    parts = Path(os.path.abspath(path)).parts
+    hits = [k for k in outputs
+            if not Path(k).is_absolute() and len(Path(k).parts) <= len(parts)
+            and parts[len(parts) - len(Path(k).parts):] == Path(k).parts]
+    return hits[0] if len(hits) == 1 else None
 
 
 def verify(path: str | Path) -> dict:
@@ -191,7 +204,10 @@ def verify(path: str | Path) -> dict:
         raise IntegrityError(f"'{path}' has no provenance record (expected '{record_path(path)}'); "
                              "it was not written by a completed infofrag job")
     rec = read_record(rec_path)
-    expected = rec["outputs"].get(str(path))
+    key = _output_key(rec["outputs"], path)
+    if key is None:
+        raise IntegrityError(f"'{path}' is not among the outputs recorded in '{rec_path}'")
+    expected = rec["outputs"][key]
     actual = digest_path(path)
     if expected != actual:
         raise IntegrityError(f"'{path}' has been modified or corrupted since it was written: "

@@ -20,13 +20,11 @@ with Job(snakemake) as job:
     rows, cols = list(snakemake.params.rows), list(snakemake.params.cols)
     Da, a_ids = load(rows)
     if rows == cols:
-        terms = infofrag.similarity_terms(Da)
-        nmi, vi = infofrag.similarity(Da)
+        nmi, vi, terms = infofrag.similarity(Da, return_terms=True)
         b_ids = a_ids
     else:
         Db, b_ids = load(cols)
-        terms = infofrag.similarity_terms(Da, Db)
-        nmi, vi = infofrag.similarity(Da, Db)
+        nmi, vi, terms = infofrag.similarity(Da, Db, return_terms=True)
     store = xr.Dataset(
         {"nmi": (("a", "b"), np.asarray(nmi, np.float64)), "vi": (("a", "b"), np.asarray(vi, np.float64)),
          "i_joint": (("a", "b"), np.asarray(terms.i_ab, np.float64))},

@@ -275,6 +275,22 @@ def test_agrees_with_reference_on_the_Db_path(channels):
         np.testing.assert_allclose(got, want, atol=1e-6)
 
 
+@pytest.mark.parametrize("as_torch", [False, True])
+@pytest.mark.parametrize("pairs", ["within", "across"])
+def test_return_terms_is_the_same_computation(channels, pairs, as_torch):
+    """similarity(..., return_terms=True) == (similarity(...), similarity_terms(...)), exactly."""
+    _, _, D = channels
+    args = (D,) if pairs == "within" else (D[:6], D[6:])
+    if as_torch:
+        args = tuple(torch.from_numpy(a) for a in args)
+    nmi, vi, terms = infofrag.similarity(*args, return_terms=True)
+    want_nmi, want_vi = infofrag.similarity(*args)
+    want_terms = infofrag.similarity_terms(*args)
+    assert type(nmi) is type(want_nmi)
+    for got, want in zip((nmi, vi, *terms), (want_nmi, want_vi, *want_terms)):
+        np.testing.assert_array_equal(np.asarray(got), np.asarray(want))
+
+
 def test_weak_channels_precision():
     """Channels around 0.01 bits (2 I_U - I_UU ~ 1e-4) still agree to 1e-5 in NMI."""
     rng = np.random.default_rng(7)

@@ -2,6 +2,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -68,6 +69,27 @@ def test_verify_detects_damaged_zarr_chunk(chain):
     chunk.write_bytes(bytes(data))
     with pytest.raises(pv.IntegrityError, match="a.zarr"):
         open_dataset(a)
+
+
+def test_verify_finds_relative_records_from_anywhere(tmp_path, monkeypatch):
+    """Jobs record outputs relative to the workflow directory; a store can still be checked by
+    absolute path or from another working directory, and damage is still found."""
+    wf = tmp_path / "wf"
+    (wf / "results").mkdir(parents=True)
+    monkeypatch.chdir(wf)
+    rel = Path("results") / "s.zarr"
+    write_dataset(rel, xr.Dataset({"x": ("i", np.arange(3.0))}))
+    rec = pv.make_record(rule="s", wildcards={}, outputs=[rel], inputs=[], config_used={}, started=pv.now())
+    pv.write_json_atomic(pv.record_path(rel), rec)
+    assert list(pv.read_record(pv.record_path(rel))["outputs"]) == [str(rel)]
+    monkeypatch.chdir(tmp_path)
+    pv.verify(wf / rel)
+    pv.verify(Path("wf") / rel)
+    assert open_dataset(wf / rel)["x"].values.tolist() == [0.0, 1.0, 2.0]
+    (wf / "results" / "other.txt").write_text("x")  # a sibling no record lists
+    pv.write_json_atomic(pv.record_path(wf / "results" / "other.txt"), rec)
+    with pytest.raises(pv.IntegrityError, match="not among the outputs recorded"):
+        pv.verify(wf / "results" / "other.txt")
 
 
 def test_unrecorded_file_is_refused(tmp_path):
