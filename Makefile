@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 CONFIG ?= config/demo.yaml
 
-.PHONY: setup demo report test test-fast test-slurm lint bench clean-test
+.PHONY: setup demo report test test-fast test-slurm lint bench bench-reruns clean-test
 
 setup: $(VENV)/.installed
 
@@ -46,3 +46,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_similarity.py --out benchmarks/results/similarity.md
 	$(BIN)/python benchmarks/bench_train.py --out benchmarks/results/train.md
 	$(BIN)/python benchmarks/bench_boost.py --out benchmarks/results/boost.md
+
+# A real 50-member run (about 12 minutes), then dry-run job counts per kind of change.
+bench-reruns: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/rerun_counts.py --out benchmarks/results/reruns.md

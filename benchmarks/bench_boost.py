@@ -70,7 +70,10 @@ def main(argv=None):
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--steps", default="30,8", help="timed steps per N (comma-separated, one per size)")
     p.add_argument("--out", default=None, help="also write the table (markdown) here")
+    p.add_argument("--shared", action="store_true",
+                   help="say in the header that the machine was shared with other work")
     args = p.parse_args(argv)
+    load_before = os.getloadavg()[0]
     torch.set_num_threads(args.threads)
     sizes = [int(s) for s in args.sizes.split(",")]
     steps = [int(s) for s in args.steps.split(",")]
@@ -86,7 +89,8 @@ def main(argv=None):
         "",
         f"{where}; torch {torch.__version__}; float32; {args.targets} target channels "
         f"(torn 1-D circle channels), fused dim {args.dim}.",
-        "**Shared machine** (other jobs were running): best of "
+        ("**Shared machine** (other jobs were running): " if args.shared else "")
+        + f"1-minute load average {load_before:.1f} before the run ({os.cpu_count()} cores); best of "
         f"{args.repeats} runs; each rate is the difference of two `fuse` runs, so it excludes the fixed "
         "start-up and final costs. One step = fused fingerprint + `similarity_terms` against all "
         "targets + backward + Adam.",
@@ -107,6 +111,9 @@ def main(argv=None):
             line = f"| {n} | {args.targets} | {objective} | {rate:.2f} | {1000 / rate:.0f} | {t_spec:.2f} |"
             print(line, flush=True)
             lines.append(line)
+    tail = f"1-minute load average after the run: {os.getloadavg()[0]:.1f}."
+    print("\n" + tail)
+    lines += ["", tail]
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
         cmd = "python benchmarks/bench_boost.py " + " ".join(argv if argv is not None else sys.argv[1:])

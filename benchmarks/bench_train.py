@@ -115,15 +115,19 @@ def main(argv=None):
     p.add_argument("--only", default=None, help="run only cases whose label contains this")
     p.add_argument("--fingerprint-n", type=int, default=1000)
     p.add_argument("--out", default=None, help="also write the table (markdown) here")
+    p.add_argument("--shared", action="store_true",
+                   help="say in the header that the machine was shared with other work")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
+    load_before = os.getloadavg()[0]
 
     lines = [
         "# Training speed: train_member vs. a bare PyTorch loop",
         "",
         f"CPU, {args.threads} torch threads, batch {args.batch}, float32; torch {torch.__version__}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible. "
-        "**Shared machine** (other jobs running): best of "
+        + ("**Shared machine** (other jobs running): " if args.shared else "")
+        + f"1-minute load average {load_before:.1f} before the run; best of "
         f"{args.repeats} interleaved runs; ratios are more stable than absolute rates.",
         f"Ours = `train_member` end to end (log row every {args.log_every}, resume checkpoint every "
         f"{args.checkpoint_every} steps, final checkpoint + log). Bare = same model/optimizer, "
