@@ -69,6 +69,10 @@ with Job(snakemake, config_used={"boost": cfg}) as job:
                       mean_shared_bits=fused.mean_shared_bits,
                       more_information_than_any_target=bool(fused.info_bits is not None
                                                             and fused.info_bits > max(target_info)))
+        best_channel = float(np.nanmax(sim["info_bits"].values))  # any channel of the ensemble
+        result.update(best_channel_info_bits=best_channel,
+                      more_information_than_any_channel=bool(fused.info_bits is not None
+                                                             and fused.info_bits > best_channel))
         if fused.status == "ok" and factor_names:
             Df = infofrag.bhattacharyya(mu.astype(np.float64), logvar.astype(np.float64))
             nmi, _ = infofrag.similarity(Df[None], infofrag.labels_to_distances(factors.T))

@@ -55,11 +55,16 @@ with Job(snakemake) as job:
     parts.append("<h2>Boosting</h2>")
     if boost.get("status") != "ok":
         parts.append(f"<p class='warn'>{html.escape(str(boost.get('message', boost.get('status'))))}</p>")
-    parts.append(table([{k: boost.get(k) for k in ("status", "target", "objective", "n_targets", "dim",
-                                                   "fused_info_bits", "best_single_info_bits",
-                                                   "mean_single_info_bits", "factor_nmi")}],
-                       ["status", "target", "objective", "n_targets", "dim", "fused_info_bits",
-                        "best_single_info_bits", "mean_single_info_bits", "factor_nmi"]))
+    boost_keys = ["status", "target", "objective", "n_targets", "dim", "fused_info_bits",
+                  "best_single_info_bits", "mean_single_info_bits", "best_channel_info_bits", "factor_nmi"]
+    parts.append(table([{k: boost.get(k) for k in boost_keys}], boost_keys))
+    fused_bits, best_bits = boost.get("fused_info_bits"), boost.get("best_channel_info_bits")
+    if boost.get("status") == "ok" and fused_bits is not None and best_bits is not None:
+        more = boost.get("more_information_than_any_channel")
+        parts.append(f"<p>The fused representation carries {fused_bits:.3f} bits: "
+                     f"{'more' if more else 'not more'} than any single channel of the ensemble "
+                     f"(best {best_bits:.3f} bits; best of the fused targets "
+                     f"{boost['best_single_info_bits']:.3f} bits).</p>")
     parts.append("<h2>Disentanglement scores per member (MIG, SAP, DCI)</h2>")
     srows = [json.loads(Path(p).read_text()) for p in snakemake.input.scores]
     keys = ["member", "beta", "seed", "mig", "sap", "dci_disentanglement", "dci_completeness",

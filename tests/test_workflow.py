@@ -59,6 +59,12 @@ def test_summary_outputs_exist(run):
     assert hot["status"] in ("ok", "no_hotspots", "too_few_channels")
     boost = json.loads((res / "boost" / "boost.json").read_text())
     assert "status" in boost
+    if boost["status"] == "ok":  # the fusion is compared with every channel of the ensemble
+        ds = xr.open_zarr(res / "similarity.zarr")
+        assert boost["best_channel_info_bits"] == float(ds["info_bits"].max())
+        assert boost["more_information_than_any_channel"] == (
+            boost["fused_info_bits"] > boost["best_channel_info_bits"])
+        assert "than any single channel of the ensemble" in (res / "summary" / "summary.html").read_text()
     assert (res / "summary" / "summary.html").stat().st_size > 0
     for png in ("hotspots/overview.png", "hotspots/traversals.png", "boost/fused.png"):
         assert (res / png).stat().st_size > 1000
