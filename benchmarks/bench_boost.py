@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import time
 
 import numpy as np
 import torch
+from _tables import write_table
 
 import infofrag
 from infofrag.boost import fuse, spectral_init
@@ -115,10 +115,7 @@ def main(argv=None):
     print("\n" + tail)
     lines += ["", tail]
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        cmd = "python benchmarks/bench_boost.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        with open(args.out, "w") as fh:
-            fh.write("\n".join(lines) + f"\n\nCommand: `{cmd}`\n")
+        write_table(args.out, lines, "bench_boost.py", argv)
 
 
 if __name__ == "__main__":

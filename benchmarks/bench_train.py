@@ -22,12 +22,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import sys
 import tempfile
 import time
 
 import numpy as np
 import torch
+from _tables import write_table
 
 from infofrag.data import draw_sample, make_dataset
 from infofrag.models import build_model
@@ -164,10 +164,7 @@ def main(argv=None):
     print("\n".join(fp), flush=True)
     lines += fp
     if args.out:
-        os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-        cmd = "python benchmarks/bench_train.py " + " ".join(argv if argv is not None else sys.argv[1:])
-        with open(args.out, "w") as fh:
-            fh.write("\n".join(lines) + f"\n\nCommand: `{cmd}`\n")
+        write_table(args.out, lines, "bench_train.py", argv)
 
 
 if __name__ == "__main__":

@@ -14,3 +14,14 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 @pytest.fixture
 def root():
     return ROOT
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Run the test with one torch thread (small models: threads only add overhead and noise)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

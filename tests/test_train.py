@@ -12,12 +12,7 @@ from infofrag.train import (BATCH_BLOCK, CheckpointError, TrainingDivergedError,
                             config_hash, encode, load_model, train_member)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
