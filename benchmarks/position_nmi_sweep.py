@@ -4,9 +4,11 @@ Trains one member per setting on procedural dSprites at 32 x 32 and prints, for 
 generalised NMI of any channel with each factor (fingerprints on a 1000-point sample, factors as
 hard clusterings, channels under 0.01 bits left out), as in
 ``tests/test_train.py::test_member_learns_position_channels``. A setting is
-``beta:seed:steps:lr:batch:arch[:latent_dim]`` (latent_dim 10 by default); run several in parallel with ``--jobs``::
+``beta:seed:steps:lr:batch:arch[:latent_dim[:tc_weight]]`` (latent_dim 10, tc_weight 0 by
+default; tc_weight > 0 adds the beta-TCVAE total-correlation penalty); run several in parallel
+with ``--jobs``::
 
-    python benchmarks/position_nmi_sweep.py 2:0:3000:1e-3:64:conv32 8:0:6000:1e-3:64:mlp --jobs 2
+    python benchmarks/position_nmi_sweep.py 2:0:3000:1e-3:64:conv32 1:0:3000:1e-3:64:conv32:10:10 --jobs 2
 
 About 80 s per 3,000 conv32 steps on one idle core.
 """
@@ -34,10 +36,11 @@ def run(setting: str) -> dict:
     torch.set_num_threads(1)
     beta, seed, steps, lr, batch, arch, *rest = setting.split(":")
     latent_dim = int(rest[0]) if rest else 10
+    tc_weight = float(rest[1]) if len(rest) > 1 else 0.0
     ds = make_dataset({"name": "dsprites", "image_size": 32})
     member = dict(name=f"sweep_b{beta}_s{seed}", beta=float(beta), seed=int(seed), arch=arch, latent_dim=latent_dim,
                   steps=int(steps), batch_size=int(batch), lr=float(lr), checkpoint_every=10**9,
-                  log_every=500, threads=1)
+                  log_every=500, threads=1, tc_weight=tc_weight)
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
         train_member(ds, member, f"{tmp}/m.pt", f"{tmp}/log.csv", f"{tmp}/resume", device="cpu", progress=False)
@@ -59,10 +62,10 @@ def run(setting: str) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("settings", nargs="+", help="beta:seed:steps:lr:batch:arch[:latent_dim]")
+    ap.add_argument("settings", nargs="+", help="beta:seed:steps:lr:batch:arch[:latent_dim[:tc_weight]]")
     ap.add_argument("--jobs", type=int, default=1)
     args = ap.parse_args()
-    print("| setting (beta:seed:steps:lr:batch:arch[:latent]) | train s | informative ch. | max bits | best NMI x | best NMI y | best NMI shape |")
+    print("| setting (beta:seed:steps:lr:batch:arch[:latent[:tc]]) | train s | informative ch. | max bits | best NMI x | best NMI y | best NMI shape |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     with ProcessPoolExecutor(args.jobs) as pool:
         for r in pool.map(run, args.settings):

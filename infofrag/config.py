@@ -28,7 +28,7 @@ DSPRITES_SIZE = 3 * 6 * 40 * 32 * 32
 
 #: keys of a member that a per-member override may change
 MEMBER_KEYS = ("seed", "beta", "steps", "batch_size", "lr", "latent_dim",
-               "checkpoint_every", "log_every", "runtime_min")
+               "checkpoint_every", "log_every", "runtime_min", "tc_weight")
 
 
 class ConfigError(ValueError):
@@ -99,12 +99,20 @@ class Member:
     log_every: int
     threads: int
     runtime_min: int
+    tc_weight: float = 0.0
 
     def train_config(self) -> dict:
-        """The settings that decide this member's weights (what its train job depends on)."""
+        """The settings that decide this member's weights (what its train job depends on).
+
+        ``tc_weight`` appears only when it is non-zero, so that plain beta-VAE members keep the
+        params (and digests) they had before the option existed and are not rerun.
+        """
         keys = ("name", "beta", "seed", "arch", "latent_dim", "steps", "batch_size", "lr",
                 "checkpoint_every", "log_every")
-        return {k: getattr(self, k) for k in keys}
+        out = {k: getattr(self, k) for k in keys}
+        if self.tc_weight:
+            out["tc_weight"] = self.tc_weight
+        return out
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.train_config(), sort_keys=True).encode()).hexdigest()[:16]
@@ -124,8 +132,10 @@ def members(config: dict) -> list[Member]:
                 latent_dim=model.get("latent_dim", 10),
                 checkpoint_every=tr.get("checkpoint_every", 1000),
                 log_every=tr.get("log_every", 100), runtime_min=tr.get("runtime_min", 120),
+                tc_weight=float(model.get("tc_weight", 0.0)),
             )
             base.update(overrides.get(name, {}))
+            base["tc_weight"] = float(base["tc_weight"])
             out.append(Member(name=name, sweep_beta=float(beta), arch=model["arch"],
                               threads=tr.get("threads", 1), **{k: base[k] for k in MEMBER_KEYS}))
     return out

@@ -22,7 +22,10 @@ Gaussian has a fixed observation standard deviation ``obs_std`` (default 0.1).
 
 ``model.loss(x, beta, generator)`` returns the reconstruction term (negative log-likelihood in
 nats, summed over pixels/coordinates, batch mean), the KL divergence per latent channel
-(``[d]``, batch mean) and ``total = recon + beta * kl.sum()``.
+(``[d]``, batch mean) and ``total = recon + beta * kl.sum()``. With ``tc_weight > 0`` it adds
+``tc_weight`` times a minibatch estimate of the total correlation of the aggregate posterior
+(beta-TCVAE, Chen et al. 2018: ``beta = 1, tc_weight = b - 1`` is their objective with TC weight
+``b``), a penalty on dependence between channels that an isotropic prior alone cannot see.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ class LossTerms(NamedTuple):
     total: torch.Tensor
     recon: torch.Tensor
     kl: torch.Tensor
+    tc: torch.Tensor | None = None
 
 
 def _conv_stack(channels_in: int, widths: tuple[int, ...]) -> list[nn.Module]:
@@ -132,12 +136,40 @@ class BetaVAE(nn.Module):
         """KL(q(z|x) || N(0, 1)) per channel, batch mean ``[d]``."""
         return (0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar)).mean(dim=0)
 
+    @staticmethod
+    def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
+                          dataset_size: int) -> torch.Tensor:
+        """Minibatch-weighted estimate of TC(z) = KL(q(z) || prod_j q(z_j)) in nats (Chen et al. 2018).
+
+        q(z) is the aggregate posterior over a dataset of ``dataset_size`` points, estimated from
+        the batch: log q(z_i) ~ logsumexp_k log q(z_i | x_k) - log(n * dataset_size), and the same
+        per channel for the marginals. The estimate is biased for small batches but its gradient
+        is what the penalty needs: it pushes the aggregate posterior towards independent channels.
+        """
+        n, d = z.shape
+        # log q(z_i[j] | x_k) for every pair (i, k) and channel j: [n, n, d]
+        log_q = -0.5 * (math.log(2 * math.pi) + logvar[None]
+                        + (z[:, None] - mu[None]).pow(2) * torch.exp(-logvar[None]))
+        log_norm = math.log(n * dataset_size)
+        log_qz = torch.logsumexp(log_q.sum(dim=2), dim=1) - log_norm
+        log_prod_qzj = (torch.logsumexp(log_q, dim=1) - log_norm).sum(dim=1)
+        return (log_qz - log_prod_qzj).mean()
+
     def loss(self, x: torch.Tensor, beta: float = 1.0,
-             generator: torch.Generator | None = None) -> LossTerms:
-        out, mu, logvar, _ = self(x, generator)
+             generator: torch.Generator | None = None, tc_weight: float = 0.0,
+             dataset_size: int | None = None) -> LossTerms:
+        """``total = recon + beta * kl.sum() + tc_weight * tc``; ``tc`` only when ``tc_weight > 0``
+        (then ``dataset_size``, the number of distinct training points, is required)."""
+        out, mu, logvar, z = self(x, generator)
         recon = self.reconstruction(out, x).mean()
         kl = self.kl_per_channel(mu, logvar)
-        return LossTerms(recon + beta * kl.sum(), recon, kl)
+        total = recon + beta * kl.sum()
+        if not tc_weight:
+            return LossTerms(total, recon, kl)
+        if dataset_size is None or dataset_size < 1:
+            raise ValueError(f"tc_weight > 0 needs dataset_size >= 1, got {dataset_size!r}")
+        tc = self.total_correlation(z, mu, logvar, int(dataset_size))
+        return LossTerms(total + tc_weight * tc, recon, kl, tc)
 
     def extra_repr(self) -> str:
         return (f"arch={self.arch!r}, input_shape={self.input_shape}, latent_dim={self.latent_dim}, "

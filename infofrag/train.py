@@ -22,9 +22,9 @@ CPU; on CUDA cuDNN is put in deterministic mode, but bit-identity across GPU mod
 promised).
 
 Resuming. The resume file is used only when its *config hash* matches: a hash of the settings
-that decide the trajectory (beta, seed, arch, latent_dim, batch_size, lr, obs_std, and the
-dataset's name, size, input shape and likelihood). ``steps`` is deliberately **not** part of
-it: with a constant learning rate and per-step RNG streams the first k steps do not depend on
+that decide the trajectory (beta, seed, arch, latent_dim, batch_size, lr, obs_std, tc_weight
+when it is non-zero, and the dataset's name, size, input shape and likelihood). ``steps`` is
+deliberately **not** part of it: with a constant learning rate and per-step RNG streams the first k steps do not depend on
 the total, so a member whose ``steps`` was raised continues from its last checkpoint (the
 resume file is kept after success, at the final step, for exactly that); a resume file beyond
 the new ``steps`` is ignored (training starts over). ``name``, ``checkpoint_every``,
@@ -265,7 +265,9 @@ def _validate_member(member: dict) -> dict:
         positive_int("threads")
     if isinstance(m["seed"], bool) or not isinstance(m["seed"], int) or m["seed"] < 0:
         raise ValueError(f"member {name!r}: seed must be a non-negative int, got {m['seed']!r}")
-    for key in ("beta", "lr"):
+    for key in ("beta", "lr", "tc_weight"):
+        if key not in m:
+            continue
         v = m[key]
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
             raise ValueError(f"member {name!r}: {key} must be a finite number >= 0, got {v!r}")
@@ -284,6 +286,8 @@ def config_hash(member: dict, ds) -> str:
              "batch_size": int(m["batch_size"]), "lr": float(m["lr"]),
              "obs_std": float(m.get("obs_std", 0.1)), "optimizer": "adam(0.9,0.999,1e-8)",
              "dataset": _dataset_identity(ds)}
+    if float(m.get("tc_weight", 0.0)):  # only when used, so plain beta-VAE hashes stay as they were
+        keyed["tc_weight"] = float(m["tc_weight"])
     return hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -421,13 +425,15 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
 
     member: dict with name, beta, seed, arch, latent_dim, steps, batch_size, lr,
     checkpoint_every, log_every; optional threads (torch.set_num_threads for the run),
-    obs_std (Gaussian likelihood); other keys are ignored (but stored in the checkpoint).
+    obs_std (Gaussian likelihood), tc_weight (total-correlation penalty, beta-TCVAE; the logged
+    ``loss`` then includes it); other keys are ignored (but stored in the checkpoint).
     device: "auto" (CUDA when available), "cpu", "cuda", ... .
     progress: None (tqdm bar when stderr is a TTY, else log lines), True (bar), False (lines).
     Returns a summary dict (name, steps_done, resumed_from, loss, recon, kl, seconds, ...).
     """
     m = _validate_member(member)
     name, steps, bs, beta, seed = m["name"], m["steps"], m["batch_size"], float(m["beta"]), m["seed"]
+    tc_weight = float(m.get("tc_weight", 0.0))
     d = m["latent_dim"]
     dev = _resolve_device(device)
     chash = config_hash(m, ds)
@@ -506,7 +512,7 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
                 noise_block = step // BATCH_BLOCK
                 noise_seeds = _noise_seeds(seed, noise_block)
             gen.manual_seed(noise_seeds[step % BATCH_BLOCK])
-            terms = model.loss(x, beta, gen)
+            terms = model.loss(x, beta, gen, tc_weight, ds.n)
             opt.zero_grad(set_to_none=True)
             terms.total.backward()
             opt.step()

@@ -111,6 +111,20 @@ def test_members_overrides_and_blocks(base):
     assert len(pairs) == len(blocks) * (len(blocks) + 1) // 2
 
 
+def test_tc_weight_default_override_and_params(base):
+    plain = ifc.member_table(ifc.validate(base))
+    assert all(m.tc_weight == 0.0 and "tc_weight" not in m.train_config() for m in plain.values())
+    base["model"]["tc_weight"] = 5
+    base["ensemble"]["overrides"] = {"b4_s1": {"tc_weight": 0}}
+    table = ifc.member_table(ifc.validate(base))
+    assert table["b4_s0"].train_config()["tc_weight"] == 5.0
+    # a member back at 0 has exactly the params (so the train job) of a plain beta-VAE member
+    assert table["b4_s1"].train_config() == plain["b4_s1"].train_config()
+    with pytest.raises(ifc.ConfigError, match="model.tc_weight"):
+        _mutate(base, "model.tc_weight", -1)
+        ifc.validate(base)
+
+
 def test_adding_seeds_keeps_full_blocks(base):
     base["ensemble"]["seeds"] = list(range(4))
     base["similarity"]["block_size"] = 2

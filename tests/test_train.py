@@ -193,6 +193,8 @@ def test_changed_config_does_not_resume(tmp_path, one_batch_per_get, caplog):
     ds = Squares()
     assert config_hash(member(), ds) != config_hash(member(beta=2.0), ds)
     assert config_hash(member(), ds) == config_hash(member(steps=99, log_every=7, name="x"), ds)
+    assert config_hash(member(), ds) == config_hash(member(tc_weight=0), ds)  # plain hashes unchanged
+    assert config_hash(member(), ds) != config_hash(member(tc_weight=5.0), ds)
     with caplog.at_level(logging.WARNING, logger="infofrag.train"):
         summary, _ = run(tmp_path, Squares(), "b", resume="r", beta=2.0)
     assert summary["resumed_from"] == 0
@@ -256,7 +258,23 @@ def test_bad_member_and_wrong_arch(tmp_path):
         run(tmp_path, Squares(), steps=0)
     with pytest.raises(ValueError, match="model.arch"):
         run(tmp_path, Squares(), arch="conv64")
+    with pytest.raises(ValueError, match="tc_weight must be a finite number >= 0"):
+        run(tmp_path, Squares(), tc_weight=-1.0)
     assert not any(tmp_path.rglob("*.pt"))
+
+
+def test_tc_penalty_is_in_the_loss_and_deterministic(tmp_path):
+    """A beta-TCVAE member: the logged loss exceeds recon + beta * KL by the TC penalty, and
+    two runs give the same weights."""
+    _, a = run(tmp_path, Squares(), "a", resume="ra", steps=8, log_every=4, tc_weight=5.0)
+    _, b = run(tmp_path, Squares(), "b", resume="rb", steps=8, log_every=4, tc_weight=5.0)
+    _, plain = run(tmp_path, Squares(), "c", resume="rc", steps=8, log_every=4)
+    assert_identical(weights(a / "model.pt"), weights(b / "model.pt"))
+    with pytest.raises(AssertionError):
+        assert_identical(weights(a / "model.pt"), weights(plain / "model.pt"))
+    for r in log_rows(a / "log.csv")[1:]:
+        loss, recon, kl_total = map(float, r[1:4])
+        assert loss > recon + kl_total + 1e-3
 
 
 def test_dataset_with_wrong_batch_shape(tmp_path):
