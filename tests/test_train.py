@@ -356,29 +356,19 @@ def test_threads_setting_is_restored(tmp_path):
 # --------------------------------------------------------------------------- learning real structure
 
 #: The recommended CPU demo setting (see the report / README): dSprites 32 x 32, conv32.
-DEMO_MEMBER = dict(name="demo_b8_s0", beta=8.0, seed=0, arch="conv32", latent_dim=10, steps=3000,
-                   batch_size=64, lr=1e-3, checkpoint_every=1000, log_every=100, threads=1)
+DEMO_MEMBER = dict(name="b1_s0", beta=1.0, tc_weight=50.0, seed=0, arch="conv32", latent_dim=10,
+                   steps=3000, batch_size=64, lr=1e-3, checkpoint_every=1000, log_every=100, threads=1)
 
 
-@pytest.mark.slow
-def test_member_learns_position_channels(tmp_path):
-    """One demo member (3000 steps, ~75 s on one idle core) has channels that carry position.
-
-    Measured as in the pipeline: per-channel Bhattacharyya fingerprints on a 1000-point sample,
-    generalised NMI with each factor as a hard clustering (x and y: 32 classes each).
-    Issue 3 asks for NMI > 0.5 with x and with y. Within ~3000 steps these beta-VAEs reach
-    0.2-0.5 depending on the seed (the x-y latent plane is learned at an arbitrary rotation and
-    position is spread over several channels), so what is asserted is that position is learned
-    (NMI > 0.15 with x and with y, far above the NMI with the shape);
-    the issue's bar is reported as an expected failure, with the measured values, when missed.
-    """
+def _position_nmi(ds, member, tmp_path):
+    """Best NMI of any informative channel with each factor, measured as in the pipeline."""
     import infofrag
-    from infofrag.data import draw_sample, make_dataset
+    from infofrag.data import draw_sample
 
-    ds = make_dataset({"name": "dsprites", "image_size": 32})
-    train_member(ds, DEMO_MEMBER, str(tmp_path / "m.pt"), str(tmp_path / "log.csv"),
-                 str(tmp_path / "resume"), device="cpu", progress=False)
-    model, _ = load_model(tmp_path / "m.pt")
+    out = tmp_path / member["name"]
+    train_member(ds, member, str(out / "m.pt"), str(out / "log.csv"), str(out / "resume"),
+                 device="cpu", progress=False)
+    model, _ = load_model(out / "m.pt")
     sample = draw_sample(ds, 1000, 0)
     mu, logvar = encode(model, sample["x"], device="cpu")
     D = infofrag.bhattacharyya(mu.T[:, :, None], logvar.T[:, :, None])  # [channels, N, N]
@@ -388,14 +378,36 @@ def test_member_learns_position_channels(tmp_path):
                         for j in range(len(names))]).astype(np.float32)
     nmi, _ = infofrag.similarity(D, factors)
     nmi = np.where(info[:, None] >= 0.01, np.asarray(nmi), 0.0)  # uninformative channels: no NMI
-    print(f"\ninformation per channel (bits): {np.round(info, 2)}")
+    print(f"\n{member['name']}: information per channel (bits): {np.round(info, 2)}")
     print("NMI of the informative channels with", names)
     print(np.round(nmi[info >= 0.01], 3))
-    best = dict(zip(names, nmi.max(axis=0)))
-    x, y = best["x"], best["y"]
     assert (info >= 0.01).sum() >= 2
-    assert x > 0.15 and y > 0.15, best
-    assert best["shape"] < 0.5 * min(x, y), best
-    if not (x > 0.5 and y > 0.5):
-        pytest.xfail(f"issue 3's bar NMI > 0.5 not reached in {DEMO_MEMBER['steps']} steps: "
-                     f"best NMI x {x:.3f}, y {y:.3f}")
+    return dict(zip(names, nmi.max(axis=0)))
+
+
+@pytest.mark.slow
+def test_member_learns_position_channels(tmp_path):
+    """Issue 3's bar: a demo member (3,000 steps, ~95 s on one idle core) has a channel with NMI
+    > 0.5 with x-position and one with y-position.
+
+    Measured as in the pipeline: per-channel Bhattacharyya fingerprints on a 1000-point sample,
+    generalised NMI with each factor as a hard clustering (x and y: 32 classes each). The demo's
+    members are beta-TCVAEs (beta 1, tc_weight 50): on this machine 7 of seeds 0-7 reach the bar
+    (seed 0: 0.59 / 0.56, seed 1: 0.70 / 0.69) while plain beta-VAEs learn the x-y plane at a random
+    rotation (0.2-0.5). Training is deterministic, but another CPU may round differently and take
+    another path, so the demo's second member (seed 1) is tried when the first misses; every
+    member tried must have learned position (NMI > 0.15, far above the NMI with shape).
+    """
+    from infofrag.data import make_dataset
+
+    ds = make_dataset({"name": "dsprites", "image_size": 32})
+    measured = []
+    for seed in (0, 1):
+        best = _position_nmi(ds, dict(DEMO_MEMBER, name=f"b1_s{seed}", seed=seed), tmp_path)
+        x, y = best["x"], best["y"]
+        measured.append(f"seed {seed}: x {x:.3f}, y {y:.3f}")
+        assert x > 0.15 and y > 0.15, best
+        assert best["shape"] < 0.5 * min(x, y), best
+        if x > 0.5 and y > 0.5:
+            break
+    assert x > 0.5 and y > 0.5, f"issue 3's bar NMI > 0.5 not reached: {'; '.join(measured)}"
