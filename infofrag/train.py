@@ -24,10 +24,10 @@ promised).
 Resuming. The resume file is used only when its *config hash* matches: a hash of the settings
 that decide the trajectory (beta, seed, arch, latent_dim, batch_size, lr, obs_std, tc_weight
 when it is non-zero, and the dataset's name, size, input shape and likelihood). ``steps`` is
-deliberately **not** part of it: with a constant learning rate and per-step RNG streams the first k steps do not depend on
-the total, so a member whose ``steps`` was raised continues from its last checkpoint (the
-resume file is kept after success, at the final step, for exactly that); a resume file beyond
-the new ``steps`` is ignored (training starts over). ``name``, ``checkpoint_every``,
+deliberately **not** part of it: with a constant learning rate and per-step RNG streams the
+first k steps do not depend on the total, so a member whose ``steps`` was raised continues
+from its last checkpoint (the resume file is kept after success, at the final step, for
+exactly that); a resume file beyond the new ``steps`` is ignored (training starts over). ``name``, ``checkpoint_every``,
 ``log_every`` and ``threads`` do not change the trajectory either (``threads`` may change the
 low bits of CPU reductions; keep it fixed for bit-identity). A resume file that cannot be read
 or fails its digest check is a cache miss: a warning is logged and training starts over.
