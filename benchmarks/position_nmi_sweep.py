@@ -51,8 +51,7 @@ def run(setting: str) -> dict:
     D = infofrag.bhattacharyya(mu.T[:, :, None], logvar.T[:, :, None])
     info = np.asarray(infofrag.information(D))
     names = list(sample["factor_names"])
-    factors = np.stack([infofrag.labels_to_distances(sample["factors"][:, j])
-                        for j in range(len(names))]).astype(np.float32)
+    factors = infofrag.labels_to_distances(sample["factors"].T, dtype=np.float32)  # [F, N, N]
     nmi = np.asarray(infofrag.similarity(D, factors)[0])
     nmi = np.where(info[:, None] >= 0.01, nmi, 0.0)
     return dict(setting=setting, seconds=round(seconds), informative=int((info >= 0.01).sum()),

@@ -130,10 +130,9 @@ def _missing_prerequisites() -> list[str]:
 def cluster(tmp_path_factory):
     missing = _missing_prerequisites()
     if missing:
-        msg = f"a real SLURM needs root on Debian: {', '.join(missing)}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{msg}; CI is set, so this fails instead of skipping")
-        pytest.skip(msg)
+        # Fail, not skip: an unverified SLURM path is not a pass. `make test-fast` leaves it out.
+        pytest.fail(f"a real SLURM needs root on Debian: {', '.join(missing)}; run as root "
+                    "(as CI does), or leave the SLURM tests out with `make test-fast`")
     state = tmp_path_factory.mktemp("slurm")
     started_pids = {}
     try:

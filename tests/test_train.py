@@ -374,8 +374,7 @@ def _position_nmi(ds, member, tmp_path):
     D = infofrag.bhattacharyya(mu.T[:, :, None], logvar.T[:, :, None])  # [channels, N, N]
     info = np.asarray(infofrag.information(D))
     names = list(sample["factor_names"])
-    factors = np.stack([infofrag.labels_to_distances(sample["factors"][:, j])
-                        for j in range(len(names))]).astype(np.float32)
+    factors = infofrag.labels_to_distances(sample["factors"].T, dtype=np.float32)  # [F, N, N]
     nmi, _ = infofrag.similarity(D, factors)
     nmi = np.where(info[:, None] >= 0.01, np.asarray(nmi), 0.0)  # uninformative channels: no NMI
     print(f"\n{member['name']}: information per channel (bits): {np.round(info, 2)}")
