@@ -23,9 +23,10 @@ so::
     VI(U, V)         = H_U + H_V - 2 (I_U + I_V - I_UV)
 
 Nothing is obtained as a difference of large, nearly equal informations. For weak channels G is
-tiny and comes from tiny centred values (``C - m`` is exact in floating point for C near 1), so
-float32 Gram products keep their relative precision; rows of informative channels (mostly
-``C ~ 0``) stay uncentred, which keeps their sums free of the rounding drift of many equal
+tiny and comes from tiny centred values, computed from ``C - 1 = expm1(-D)`` (C near 1 itself
+has only float32's absolute precision), and ``log m = log1p(mean_j (C_ij - 1))`` with the mean in
+float64, so float32 Gram products and informations keep their relative precision; rows of
+informative channels (mostly ``C ~ 0``) stay uncentred, which keeps their sums free of the rounding drift of many equal
 addends. ``log1p`` is taken per element and the sums over rows are accumulated in float64.
 The M x M problem is, for each sample row i, one Gram matrix ``X_i X_i^T`` -- a GEMM. Rows are
 processed in chunks (bounded memory), the Gram matrices of a chunk as batched products over
@@ -416,7 +417,10 @@ def information(D, *, device=None, max_memory=None):
             if not bool(torch.amin(chunk.detach()) >= 0):
                 raise _value_error(chunk, "D", offset=(0, i0)) or ValueError("D contains invalid values")
             m = torch.exp(-chunk).mean(-1).clamp(min=1e-300)  # >= 1/N with a zero diagonal
-            total = total + torch.log(m).sum(-1)
+            # nearly constant rows (weak channels) from C - 1 = expm1(-D): exact to rounding,
+            # where exp(-D) ~ 1 has only absolute precision
+            m1 = torch.expm1(-chunk).mean(-1)
+            total = total + torch.where(m > _CENTRE_ABOVE, torch.log1p(m1), torch.log(m)).sum(-1)
     out = (-total / (N * LN2)).reshape(batch)
     return _output(out, as_numpy)
 
@@ -448,7 +452,9 @@ class _Chunk:
     ``r = m`` (the row is centred) when ``m > 0.8`` -- a nearly constant row, as in weak channels
     -- and ``r = 0`` otherwise. With ``a = sqrt(N) mean_j X_ij`` (= 1 - r/m: 1 or 0 up to
     rounding; measured, not assumed), exactly ``mean_j C^u C^v / (m^u m^v) = 1 + X^u.X^v - a^u a^v``.
-    Centring keeps the tiny deviations of weak channels exact in float32; rows with far points
+    Centred rows are computed from ``C - 1 = expm1(-D)`` (float32's relative precision, where C
+    itself has only its absolute precision near 1), so the tiny deviations of weak channels and
+    their ``log m = log1p(mean_j (C_ij - 1))`` keep their relative precision; rows with far points
     (informative channels, hard clusterings: mostly C ~ 0) stay uncentred, so that their sums
     are not swamped by many equal, non-zero addends whose rounding drifts in a GEMM's
     sequential accumulation.
@@ -480,17 +486,37 @@ class _Chunk:
             raise _value_error(D[:, i0:i1, :], name, offset=(0, i0)) or ValueError(f"{name} contains invalid values")
         X.neg_()
         X.exp_()  # C
-        s = torch.sum(X, dim=-1, out=self.s[:r])  # N m
-        # per-row scalars in numpy: small arrays, no thread fork/join per operation
-        s64 = s.cpu().numpy().astype(np.float64)
+        s64 = torch.sum(X, dim=-1, out=self.s[:r]).cpu().numpy().astype(np.float64)  # N m
         centred = s64 > _CENTRE_ABOVE * self.N
-        # X = (C - r) w with w = 1 / (sqrt(N) m) and r = m (centred) or 0; C - r is exact for the
-        # near-1 coefficients of centred rows (Sterbenz)
+        log_m = np.log(s64) - math.log(self.N)
+        ii, uu = np.nonzero(centred)
+        if len(ii):
+            # Nearly constant rows from C - 1 = expm1(-D), which has float32's relative precision
+            # (C itself, near 1, has only its absolute precision: 6e-8, all the information of a
+            # channel with D ~ 1e-7), summed in float64: t = N (m - 1).
+            if D.is_contiguous():  # whole rows of D, copied as such
+                idx = torch.from_numpy(uu * D.shape[1] + i0 + ii).to(D.device)
+                cm1 = torch.index_select(D.view(-1, self.N), 0, idx).to(X.device, X.dtype)
+            else:
+                cm1 = src[torch.from_numpy(uu).to(src.device), torch.from_numpy(ii).to(src.device)].to(X.dtype)
+            if cm1.device.type == "cpu":  # numpy's SIMD expm1: ~4x torch's on the CPU
+                c = cm1.numpy()
+                np.expm1(np.negative(np.minimum(c, self.cap, out=c), out=c), out=c)
+                t = np.add.reduce(c, axis=-1, dtype=np.float64)
+            else:
+                t = torch.sum(cm1.clamp_(max=self.cap).neg_().expm1_(), dim=-1, dtype=torch.float64).cpu().numpy()
+            s64[ii, uu] = self.N + t
+            log_m[ii, uu] = np.log1p(t / self.N)
+        # X = (C - r) w with w = 1 / (sqrt(N) m) and r = 0 (uncentred) or m (centred, from C - 1)
         np_dtype = np.float32 if X.dtype == torch.float32 else np.float64
-        w = torch.from_numpy((math.sqrt(self.N) / s64).astype(np_dtype)).to(X.device)
-        shift = torch.from_numpy(np.where(centred, s64 / self.N, 0.0).astype(np_dtype)).to(X.device)
-        X.sub_(shift[..., None]).mul_(w[..., None])
-        logm = torch.from_numpy(np.log(s64).sum(0) - r * math.log(self.N)).to(X.device)
+        w = math.sqrt(self.N) / s64
+        X.mul_(torch.from_numpy(w.astype(np_dtype)).to(X.device)[..., None])
+        if len(ii):
+            shift = torch.from_numpy((t / self.N).astype(np_dtype)).to(X.device)
+            wc = torch.from_numpy(w[ii, uu].astype(np_dtype)).to(X.device)
+            at = torch.from_numpy(ii * (self.M + 1) + uu).to(X.device)  # rows of Xall, flattened
+            Xall.view(-1, self.N).index_copy_(0, at, cm1.sub_(shift[:, None]).mul_(wc[:, None]))
+        logm = torch.from_numpy(log_m.sum(0)).to(X.device)
         return Xall, logm
 
 
@@ -625,13 +651,18 @@ def _fast_terms(Da, Db, chunk_rows, max_memory, dtype, device):
 
 def _scaled_coefficients(D, i0, i1, dtype, device):
     """Differentiable version of :meth:`_Chunk.load` (out-of-place, same numbers)."""
-    Dc = D[:, i0:i1, :].to(device, dtype)
-    C = torch.exp(-Dc.clamp(max=_max_distance(dtype, D.shape[-1])))  # [M, r, N]
-    m = C.mean(-1, keepdim=True)
-    centred = (m.detach() > _CENTRE_ABOVE)
-    X = (C - torch.where(centred, m, torch.zeros_like(m))) / (m * math.sqrt(D.shape[-1]))
-    a = X.sum(-1) / math.sqrt(D.shape[-1])
-    return X.transpose(0, 1), a.transpose(0, 1), torch.log(m[..., 0].to(torch.float64)).sum(1)
+    N = D.shape[-1]
+    Dc = D[:, i0:i1, :].to(device, dtype).clamp(max=_max_distance(dtype, N))
+    C = torch.exp(-Dc)  # [M, r, N]
+    s = C.sum(-1, keepdim=True, dtype=torch.float64)  # N m
+    centred = s.detach() > _CENTRE_ABOVE * N
+    cm1 = torch.expm1(-Dc)  # C - 1, to relative precision
+    t = cm1.sum(-1, keepdim=True, dtype=torch.float64)  # N (m - 1)
+    w = (math.sqrt(N) / torch.where(centred, N + t, s)).to(dtype)
+    X = torch.where(centred, cm1 - (t / N).to(dtype), C) * w
+    a = X.sum(-1) / math.sqrt(N)
+    log_m = torch.where(centred, torch.log1p(t / N), torch.log(s / N))[..., 0]
+    return X.transpose(0, 1), a.transpose(0, 1), log_m.sum(1)
 
 
 def _grad_terms(Da, Db, chunk_rows, max_memory, dtype, device):

@@ -278,9 +278,15 @@ def _strip_volatile(obj):
     return obj
 
 
+# Two runs of the same code on the same inputs agree to the float32 arithmetic of the estimators:
+# bit for bit where every kernel adds in the same order, to float32 rounding (~1e-7 relative)
+# where a kernel's order depends on its threads or batch (e.g. the GEMMs). A different member, a
+# different input or a lost shard moves values by orders of magnitude more.
+RTOL, ATOL = 1e-6, 1e-12
+
+
 def _assert_close_json(a, b, where="$"):
-    """Equal JSON documents, floats to 1e-9 relative (the estimators' float64 sums may differ in
-    the last bits between two runs)."""
+    """Equal JSON documents, floats to RTOL."""
     if isinstance(a, dict) and isinstance(b, dict):
         assert a.keys() == b.keys(), (where, sorted(a.keys() ^ b.keys()))
         for k in a:
@@ -290,7 +296,7 @@ def _assert_close_json(a, b, where="$"):
         for i, (x, y) in enumerate(zip(a, b)):
             _assert_close_json(x, y, f"{where}[{i}]")
     elif isinstance(a, float) or isinstance(b, float):
-        assert b == pytest.approx(a, rel=1e-9, abs=1e-12, nan_ok=True), (where, a, b)
+        assert b == pytest.approx(a, rel=RTOL, abs=ATOL, nan_ok=True), (where, a, b)
     else:
         assert a == b, (where, a, b)
 
@@ -305,13 +311,13 @@ def assert_same_results(local: Path, cluster_run: Path) -> str:
     same, total, worst = 0, 0, 0.0
     for var in ("nmi", "vi", "i_joint", "factor_nmi"):
         x, y = a[var].values, b[var].values
-        np.testing.assert_allclose(y, x, rtol=1e-9, atol=1e-12, err_msg=var)
+        np.testing.assert_allclose(y, x, rtol=RTOL, atol=ATOL, err_msg=var)
         same += int(np.sum(x == y))
         total += x.size
         worst = max(worst, float(np.max(np.abs(x - y))))
     for coord in ("channel_id", "member", "beta", "seed", "channel"):
         np.testing.assert_array_equal(a[coord].values, b[coord].values, err_msg=coord)
-    np.testing.assert_allclose(b["info_bits"].values, a["info_bits"].values, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(b["info_bits"].values, a["info_bits"].values, rtol=RTOL, atol=ATOL)
     for name in ("hotspots/hotspots.json", "boost/boost.json"):
         _assert_close_json(_strip_volatile(json.loads((local / name).read_text())),
                            _strip_volatile(json.loads((cluster_run / name).read_text())), name)
