@@ -26,8 +26,9 @@ Nothing is obtained as a difference of large, nearly equal informations. For wea
 tiny and comes from tiny centred values, computed from ``C - 1 = expm1(-D)`` (C near 1 itself
 has only float32's absolute precision), and ``log m = log1p(mean_j (C_ij - 1))`` with the mean in
 float64, so float32 Gram products and informations keep their relative precision; rows of
-informative channels (mostly ``C ~ 0``) stay uncentred, which keeps their sums free of the rounding drift of many equal
-addends. ``log1p`` is taken per element and the sums over rows are accumulated in float64.
+informative channels (mostly ``C ~ 0``) stay uncentred, which keeps their sums free of the
+rounding drift of many equal addends. ``log1p`` is taken per element and the sums over rows are
+accumulated in float64.
 The M x M problem is, for each sample row i, one Gram matrix ``X_i X_i^T`` -- a GEMM. Rows are
 processed in chunks (bounded memory), the Gram matrices of a chunk as batched products over
 the upper block-triangle only (each unordered pair once), into reused buffers; ``a`` comes out
