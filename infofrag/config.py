@@ -127,15 +127,16 @@ def members(config: dict) -> list[Member]:
         for seed in config["ensemble"]["seeds"]:
             name = f"b{beta_label(beta)}_s{seed}"
             base = dict(
-                seed=int(seed), beta=float(beta), steps=tr["steps"],
-                batch_size=tr.get("batch_size", 64), lr=float(tr.get("lr", 1e-3)),
+                seed=int(seed), beta=beta, steps=tr["steps"],
+                batch_size=tr.get("batch_size", 64), lr=tr.get("lr", 1e-3),
                 latent_dim=model.get("latent_dim", 10),
                 checkpoint_every=tr.get("checkpoint_every", 1000),
                 log_every=tr.get("log_every", 100), runtime_min=tr.get("runtime_min", 120),
-                tc_weight=float(model.get("tc_weight", 0.0)),
+                tc_weight=model.get("tc_weight", 0.0),
             )
             base.update(overrides.get(name, {}))
-            base["tc_weight"] = float(base["tc_weight"])
+            for key in ("beta", "lr", "tc_weight"):  # YAML's 2 and 2.0: the same member, same params
+                base[key] = float(base[key])
             out.append(Member(name=name, sweep_beta=float(beta), arch=model["arch"],
                               threads=tr.get("threads", 1), **{k: base[k] for k in MEMBER_KEYS}))
     return out

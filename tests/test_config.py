@@ -120,6 +120,12 @@ def test_tc_weight_default_override_and_params(base):
     assert table["b4_s0"].train_config()["tc_weight"] == 5.0
     # a member back at 0 has exactly the params (so the train job) of a plain beta-VAE member
     assert table["b4_s1"].train_config() == plain["b4_s1"].train_config()
+    # integer overrides of float settings give the same member (same params) as the float values
+    base["ensemble"]["overrides"] = {"b4_s1": {"tc_weight": 5.0, "beta": 4, "lr": 1}}
+    ints = ifc.member_table(ifc.validate(base))["b4_s1"]
+    base["ensemble"]["overrides"] = {"b4_s1": {"beta": 4.0, "lr": 1.0}}
+    assert ints.digest() == ifc.member_table(ifc.validate(base))["b4_s1"].digest()
+    assert all(isinstance(ints.train_config()[k], float) for k in ("beta", "lr", "tc_weight"))
     with pytest.raises(ifc.ConfigError, match="model.tc_weight"):
         _mutate(base, "model.tc_weight", -1)
         ifc.validate(base)
