@@ -94,7 +94,11 @@ class SimilarityTerms(NamedTuple):
     information about X in two independent draws of the channel, I(UU';X); the mutual
     information between the two draws is ``2 i_a - i_aa`` (the NMI's generalised entropy);
     ``i_b``, ``i_bb`` [K]: the same for D_b (equal to the a-terms when D_b is None);
-    ``i_ab`` [M, K]: the joint information I(UV;X) of each pair, ``-mean_i log2 mean_j C^U C^V``.
+    ``i_ab`` [M, K]: the joint information I(UV;X) of each pair, ``-mean_i log2 mean_j C^U C^V``;
+    ``h_a`` [M], ``h_b`` [K]: the generalised entropies ``H = I(U;U') = 2 I(U;X) - I(UU';X)``, the
+    NMI's normalisation, computed directly (no difference of nearly equal informations);
+    ``shared`` [M, K]: the shared information ``I(U;V) = I(U;X) + I(V;X) - I(UV;X)``, the NMI's
+    numerator, computed directly too. Use these two rather than re-forming them from the others.
     """
 
     i_a: object
@@ -102,6 +106,9 @@ class SimilarityTerms(NamedTuple):
     i_b: object
     i_bb: object
     i_ab: object
+    h_a: object
+    h_b: object
+    shared: object
 
 
 # --------------------------------------------------------------------------------------------
@@ -810,7 +817,7 @@ def _terms(raw, i_a, i_b, H_a, H_b, num) -> SimilarityTerms:
     i_aa = 2.0 * i_a - H_a
     i_bb = 2.0 * i_b - H_b
     i_ab = i_a[:, None] + i_b[None, :] - num
-    return SimilarityTerms(*(raw.output(t) for t in (i_a, i_aa, i_b, i_bb, i_ab)))
+    return SimilarityTerms(*(raw.output(t) for t in (i_a, i_aa, i_b, i_bb, i_ab, H_a, H_b, num)))
 
 
 def similarity(D_a, D_b=None, *, min_bits=DEFAULT_MIN_BITS, chunk_rows=None, max_memory=None,
