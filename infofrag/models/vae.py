@@ -1,21 +1,4 @@
-"""beta-VAE members: the encoder/decoder variants and their loss.
-
-Three architectures (``build_model(arch, input_shape, latent_dim)``):
-
-``conv64``
-    The dSprites architecture of disentanglement_lib (Locatello et al. 2019) for 1 x 64 x 64
-    images. Encoder: conv 32 4x4/2, conv 32 4x4/2, conv 64 4x4/2, conv 64 4x4/2 (ReLU, padding
-    1: 64 -> 32 -> 16 -> 8 -> 4), dense 256 (ReLU), dense 2 * latent_dim (mu, logvar).
-    disentanglement_lib's code uses 2x2 kernels for the last two convolutions while the paper's
-    table (and issue 3) says 4x4; we use **4x4 for all four**. Decoder, mirrored: dense 256,
-    dense 1024 (ReLU), reshape 64 x 4 x 4, transposed conv 64, 32, 32, C (4x4/2), Bernoulli logits.
-``conv32``
-    The same design with three convolutions (32, 32, 64 channels; 32 -> 16 -> 8 -> 4) for
-    C x 32 x 32 images; decoder mirrored with three transposed convolutions.
-``mlp``
-    Fully connected, for flattened images of any size or for low-dimensional points (the
-    circle). Images: D -> 512 -> 256 -> 2 * latent_dim and back (Bernoulli logits). Points
-    (input_shape ``(k,)``): k -> 128 -> 128 -> 2 * latent_dim and back (Gaussian mean).
+"""beta-VAE members: a diagonal-Gaussian VAE on the networks of :mod:`.networks`, and its loss.
 
 The likelihood defaults to ``"bernoulli"`` for images and ``"gaussian"`` for 1-D inputs; the
 Gaussian has a fixed observation standard deviation ``obs_std`` (default 0.1).
@@ -37,9 +20,10 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-__all__ = ["ARCHS", "BetaVAE", "LossTerms", "build_model"]
+from .networks import ARCHS, build_decoder, build_encoder, check_input_shape
 
-ARCHS = ("conv64", "conv32", "mlp")
+__all__ = ["LIKELIHOODS", "BetaVAE", "LossTerms", "build_model"]
+
 LIKELIHOODS = ("bernoulli", "gaussian")
 
 
@@ -50,34 +34,6 @@ class LossTerms(NamedTuple):
     recon: torch.Tensor
     kl: torch.Tensor
     tc: torch.Tensor | None = None
-
-
-def _conv_stack(channels_in: int, widths: tuple[int, ...]) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    c = channels_in
-    for w in widths:
-        layers += [nn.Conv2d(c, w, kernel_size=4, stride=2, padding=1), nn.ReLU()]
-        c = w
-    return layers
-
-
-def _deconv_stack(widths: tuple[int, ...], channels_out: int) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    outs = widths[1:] + (channels_out,)
-    for i, (a, b) in enumerate(zip(widths, outs)):
-        layers.append(nn.ConvTranspose2d(a, b, kernel_size=4, stride=2, padding=1))
-        if i < len(widths) - 1:
-            layers.append(nn.ReLU())
-    return layers
-
-
-def _mlp(sizes: tuple[int, ...]) -> list[nn.Module]:
-    layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
-    return layers
 
 
 class BetaVAE(nn.Module):
@@ -201,23 +157,8 @@ def build_model(arch: str, input_shape, latent_dim: int, likelihood: str | None 
         raise ValueError(f"likelihood: unknown {likelihood!r}; expected one of {list(LIKELIHOODS)}")
     if not obs_std > 0:
         raise ValueError(f"obs_std: must be > 0, got {obs_std!r}")
-    d2 = 2 * latent_dim
-
-    if arch in ("conv64", "conv32"):
-        size = 64 if arch == "conv64" else 32
-        if len(shape) != 3 or shape[1:] != (size, size):
-            raise ValueError(f"model.arch {arch!r} needs input_shape (C, {size}, {size}); "
-                             f"got input_shape {shape}")
-        widths = (32, 32, 64, 64) if arch == "conv64" else (32, 32, 64)
-        c = shape[0]
-        flat = 64 * 4 * 4
-        encoder = nn.Sequential(*_conv_stack(c, widths), nn.Flatten(),
-                                nn.Linear(flat, 256), nn.ReLU(), nn.Linear(256, d2))
-        decoder = nn.Sequential(nn.Linear(latent_dim, 256), nn.ReLU(), nn.Linear(256, flat), nn.ReLU(),
-                                nn.Unflatten(1, (64, 4, 4)), *_deconv_stack(widths[::-1], c))
-    else:
-        dim = math.prod(shape)
-        hidden = (128, 128) if len(shape) == 1 else (512, 256)
-        encoder = nn.Sequential(nn.Flatten(), *_mlp((dim, *hidden, d2)))
-        decoder = nn.Sequential(*_mlp((latent_dim, *hidden[::-1], dim)))
+    check_input_shape(arch, shape)
+    # Encoder first, decoder second: the order in which they draw their initial weights.
+    encoder = build_encoder(arch, shape, 2 * latent_dim)
+    decoder = build_decoder(arch, latent_dim, shape)
     return BetaVAE(arch, shape, latent_dim, encoder, decoder, likelihood, obs_std)
