@@ -7,8 +7,8 @@ the dataset has ground-truth factors, ``factor_nmi`` over ``(a, factor)``.
 
 Channels with no more than ``info_threshold`` bits are dropped; OPTICS (scikit-learn, precomputed
 metric) orders the rest by their VI (or -log NMI) distances and extracts dense groups: the
-hotspots. Entry points: :func:`find_hotspots` -> result dict, :func:`write_hotspots` (JSON + CSV),
-:func:`traverse` (latent traversal images of a hotspot's representative channel).
+hotspots. Entry points: :func:`find_hotspots` -> result dict, :func:`write_hotspots` (JSON + CSV).
+Latent traversals of a hotspot's representative channel are :func:`infofrag.models.traverse`.
 """
 
 from __future__ import annotations
@@ -16,8 +16,12 @@ from __future__ import annotations
 import csv
 import logging
 import math
+from dataclasses import dataclass
 
 import numpy as np
+
+from .atomic import atomic_path, write_json
+from .values import finite_or_none
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +52,6 @@ def channel_distances(ds, distance: str = "vi") -> np.ndarray:
     return d
 
 
-def _finite_or_none(x):
-    if x is None:
-        return None
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
 def _coord(ds, name, default=None):
     if name in ds.coords or name in ds.data_vars:
         return np.asarray(ds[name].values)
@@ -78,6 +75,20 @@ def _effective_min_samples(min_samples, n):
     if isinstance(min_samples, float) and min_samples <= 1:
         return max(2, int(min_samples * n))  # as scikit-learn rounds it
     return int(min_samples)
+
+
+@dataclass
+class _Channels:
+    """What the store says about each channel along dim ``a`` (arrays of length M)."""
+
+    members: np.ndarray
+    channels: np.ndarray
+    betas: np.ndarray
+    info: np.ndarray
+    factor_names: list
+    factor_nmi: np.ndarray  # [M, n_factors]
+    n_members: int
+    nmi: np.ndarray  # [M, M], symmetrised
 
 
 def find_hotspots(
@@ -108,6 +119,35 @@ def find_hotspots(
     that ordering, ``None`` for an infinite reachability) for :func:`infofrag.figures.plot_hotspot_overview`.
     Non-finite numbers are ``None`` throughout, so ``json.dumps(result, allow_nan=False)`` works.
     """
+    _check_arguments(info_threshold, distance, cluster_method, eps)
+    _check_store(ds)
+    ch = _read_channels(ds)
+    keep = np.flatnonzero(ch.info > info_threshold)  # NaN information counts as uninformative
+    settings = dict(min_samples=min_samples, cluster_method=cluster_method, xi=xi,
+                    min_cluster_size=min_cluster_size, eps=eps)
+    result = _empty_result(info_threshold, distance, settings, ch, keep)
+    labels_full = np.full(len(ch.members), -1)
+    ms = _effective_min_samples(min_samples, len(keep))
+    if len(keep) < 2 or len(keep) < ms:
+        result["status"] = "too_few_channels"
+        result["message"] = (
+            f"{len(keep)} of {len(ch.members)} channels carry more than {info_threshold} bits; OPTICS "
+            f"needs at least max(2, min_samples={ms}): no hotspots"
+        )
+    else:
+        dist = _informative_distances(ds, distance, keep)
+        optics, labels, whole = _run_optics(dist, settings)
+        labels_full[keep] = labels
+        result["optics"] = _optics_record(optics, labels, keep)
+        result["hotspots"] = _describe_all(dist, labels, keep, ch)
+        result["n_hotspots"] = len(result["hotspots"])
+        result["status"], result["message"] = _status_message(result["hotspots"], keep, labels, whole, ch, settings)
+    result["per_beta"] = _per_beta(ch.betas, ch.members, ch.info > info_threshold, labels_full)
+    (log.info if result["status"] == "ok" else log.warning)("hotspots: %s", result["message"])
+    return result
+
+
+def _check_arguments(info_threshold, distance, cluster_method, eps):
     if distance not in DISTANCES:
         raise ValueError(f"distance must be one of {DISTANCES}; got {distance!r}")
     if cluster_method not in CLUSTER_METHODS:
@@ -116,8 +156,9 @@ def find_hotspots(
         raise ValueError("eps is required when cluster_method='dbscan' (a distance in the units of 'distance')")
     if not (isinstance(info_threshold, (int, float)) and info_threshold >= 0):
         raise ValueError(f"info_threshold must be a number >= 0; got {info_threshold!r}")
-    _check_store(ds)
 
+
+def _read_channels(ds) -> _Channels:
     members = _coord(ds, "member").astype(str)
     channels = _coord(ds, "channel").astype(int)
     m_all = len(members)
@@ -129,128 +170,132 @@ def find_hotspots(
     else:
         factor_names, factor_nmi = [], np.zeros((m_all, 0))
     n_members = int(ds.attrs.get("n_members", len(np.unique(members))))
-    nmi_all = np.asarray(ds["nmi"].values, dtype=np.float64)
-    nmi_all = 0.5 * (nmi_all + nmi_all.T)
+    nmi = np.asarray(ds["nmi"].values, dtype=np.float64)
+    return _Channels(members, channels, betas, info, factor_names, factor_nmi, n_members, 0.5 * (nmi + nmi.T))
 
-    keep = np.flatnonzero(info > info_threshold)  # NaN information counts as uninformative
-    result = {
+
+def _empty_result(info_threshold, distance, settings, ch, keep) -> dict:
+    """The result as it stands before OPTICS, no hotspots: every key, in its final order."""
+    eps = settings["eps"]
+    params = {
+        "info_threshold": float(info_threshold), "distance": distance, "min_samples": settings["min_samples"],
+        "xi": float(settings["xi"]), "min_cluster_size": settings["min_cluster_size"],
+        "cluster_method": settings["cluster_method"], "eps": None if eps is None else float(eps),
+    }
+    return {
         "status": "ok",
         "message": "",
-        "params": {
-            "info_threshold": float(info_threshold), "distance": distance, "min_samples": min_samples,
-            "xi": float(xi), "min_cluster_size": min_cluster_size, "cluster_method": cluster_method,
-            "eps": None if eps is None else float(eps),
-        },
+        "params": params,
         "info_threshold": float(info_threshold),
         "distance": distance,
-        "n_channels": int(m_all),
+        "n_channels": int(len(ch.members)),
         "n_informative": int(len(keep)),
-        "n_members": n_members,
-        "factors": factor_names,
+        "n_members": ch.n_members,
+        "factors": ch.factor_names,
         "n_hotspots": 0,
         "hotspots": [],
         "per_beta": [],
         "optics": {"ordering": [], "reachability": [], "labels": [], "core_distances": []},
     }
-    labels_full = np.full(m_all, -1)
 
-    ms = _effective_min_samples(min_samples, len(keep))
-    if len(keep) < 2 or len(keep) < ms:
-        result["status"] = "too_few_channels"
-        result["message"] = (
-            f"{len(keep)} of {m_all} channels carry more than {info_threshold} bits; OPTICS needs at "
-            f"least max(2, min_samples={ms}): no hotspots"
+
+def _informative_distances(ds, distance, keep) -> np.ndarray:
+    dist = channel_distances(ds, distance)[np.ix_(keep, keep)]
+    if not np.isfinite(dist).all():
+        raise ValueError(f"the similarity store has non-finite '{'vi' if distance == 'vi' else 'nmi'}' "
+                         "values between informative channels")
+    return dist
+
+
+def _run_optics(dist, settings):
+    """Fit OPTICS; return it, the labels numbered by first appearance along its ordering (-1:
+    no hotspot), and whether Xi found only the whole set (which is then no hotspot)."""
+    from sklearn.cluster import OPTICS
+
+    optics = OPTICS(metric="precomputed", **settings)
+    labels = optics.fit(dist).labels_.copy()
+    whole = settings["cluster_method"] == "xi" and len(labels) > 0 and (labels == 0).all()
+    if whole:
+        # Xi extraction always has the whole ordering as the root of its cluster hierarchy
+        # (the reachability plot starts and ends at infinity); it labels it only when no
+        # denser group was found inside it: that is no hotspot, whatever the distances.
+        labels[:] = -1
+    first_seen = []
+    for lab in labels[optics.ordering_]:
+        if lab >= 0 and lab not in first_seen:
+            first_seen.append(lab)
+    relabel = {old: new for new, old in enumerate(first_seen)}
+    return optics, np.array([relabel.get(lab, -1) for lab in labels]), whole
+
+
+def _optics_record(optics, labels, keep) -> dict:
+    """The reachability plot along the OPTICS ordering, indices into dim ``a``."""
+    order = optics.ordering_
+    return {
+        "ordering": [int(keep[i]) for i in order],
+        "reachability": [finite_or_none(r) for r in optics.reachability_[order]],
+        "core_distances": [finite_or_none(c) for c in optics.core_distances_[order]],
+        "labels": [int(labels[i]) for i in order],
+    }
+
+
+def _status_message(hotspots, keep, labels, whole, ch, settings) -> tuple[str, str]:
+    """Status and message once OPTICS has run: how many hotspots, or why there is none."""
+    if hotspots:
+        return "ok", (f"{len(hotspots)} hotspots among {len(keep)} informative channels "
+                      f"({int((labels >= 0).sum())} channels in a hotspot)")
+    method = settings["cluster_method"]
+    message = (
+        f"OPTICS found no cluster among {len(keep)} informative channels "
+        f"(min_samples={settings['min_samples']}, {method}"
+        + (f", xi={settings['xi']}" if method == "xi" else f", eps={settings['eps']}") + ")"
+    )
+    if whole:
+        off = ch.nmi[np.ix_(keep, keep)][np.triu_indices(len(keep), k=1)]
+        message += (
+            f": its only cluster is the whole set, no group stands out from the rest "
+            f"(mean NMI between them {off.mean():.3f}; if that is high, they all carry one fragment)"
         )
-    else:
-        dist = channel_distances(ds, distance)[np.ix_(keep, keep)]
-        if not np.isfinite(dist).all():
-            raise ValueError(f"the similarity store has non-finite '{'vi' if distance == 'vi' else 'nmi'}' "
-                             "values between informative channels")
-        from sklearn.cluster import OPTICS
-
-        optics = OPTICS(min_samples=min_samples, metric="precomputed", cluster_method=cluster_method,
-                        xi=xi, min_cluster_size=min_cluster_size, eps=eps)
-        labels = optics.fit(dist).labels_.copy()
-        order = optics.ordering_
-        whole = cluster_method == "xi" and len(keep) > 0 and (labels == 0).all()
-        if whole:
-            # Xi extraction always has the whole ordering as the root of its cluster hierarchy
-            # (the reachability plot starts and ends at infinity); it labels it only when no
-            # denser group was found inside it: that is no hotspot, whatever the distances.
-            labels[:] = -1
-        # Relabel hotspots by their first appearance along the OPTICS ordering.
-        first_seen = []
-        for lab in labels[order]:
-            if lab >= 0 and lab not in first_seen:
-                first_seen.append(lab)
-        relabel = {old: new for new, old in enumerate(first_seen)}
-        labels = np.array([relabel.get(lab, -1) for lab in labels])
-        labels_full[keep] = labels
-        result["optics"] = {
-            "ordering": [int(keep[i]) for i in order],
-            "reachability": [_finite_or_none(r) for r in optics.reachability_[order]],
-            "core_distances": [_finite_or_none(c) for c in optics.core_distances_[order]],
-            "labels": [int(labels[i]) for i in order],
-        }
-        for h in range(len(first_seen)):
-            local = np.flatnonzero(labels == h)
-            result["hotspots"].append(_describe(
-                h, keep[local], dist[np.ix_(local, local)], members, channels, betas, info,
-                nmi_all, factor_names, factor_nmi, n_members))
-        result["n_hotspots"] = len(result["hotspots"])
-        if not result["hotspots"]:
-            result["status"] = "no_hotspots"
-            result["message"] = (
-                f"OPTICS found no cluster among {len(keep)} informative channels "
-                f"(min_samples={min_samples}, {cluster_method}"
-                + (f", xi={xi}" if cluster_method == "xi" else f", eps={eps}") + ")"
-            )
-            if whole:
-                off = nmi_all[np.ix_(keep, keep)][np.triu_indices(len(keep), k=1)]
-                result["message"] += (
-                    f": its only cluster is the whole set, no group stands out from the rest "
-                    f"(mean NMI between them {off.mean():.3f}; if that is high, they all carry one fragment)"
-                )
-        else:
-            result["message"] = (
-                f"{result['n_hotspots']} hotspots among {len(keep)} informative channels "
-                f"({int((labels >= 0).sum())} channels in a hotspot)"
-            )
-    result["per_beta"] = _per_beta(betas, members, info > info_threshold, labels_full)
-    if result["status"] != "ok":
-        log.warning("hotspots: %s", result["message"])
-    else:
-        log.info("hotspots: %s", result["message"])
-    return result
+    return "no_hotspots", message
 
 
-def _describe(h, idx, dist, members, channels, betas, info, nmi_all, factor_names, factor_nmi, n_members):
-    sub = nmi_all[np.ix_(idx, idx)]
+def _describe_all(dist, labels, keep, ch) -> list:
+    hotspots = []
+    for h in range(labels.max(initial=-1) + 1):
+        local = np.flatnonzero(labels == h)
+        hotspots.append(_describe(h, keep[local], dist[np.ix_(local, local)], ch))
+    return hotspots
+
+
+def _describe(h, idx, dist, ch: _Channels) -> dict:
+    """Hotspot ``h``: its channels ``idx`` (into dim ``a``), their distances ``dist``."""
+    sub = ch.nmi[np.ix_(idx, idx)]
     off = sub[np.triu_indices(len(idx), k=1)]
     med = int(np.argmin(dist.sum(1)))
     rep = int(idx[med])
     fn = {}
-    for j, name in enumerate(factor_names):
-        col = factor_nmi[idx, j]
-        fn[name] = _finite_or_none(np.nanmean(col)) if np.isfinite(col).any() else None
-    distinct = sorted(set(members[idx].tolist()))
+    for j, name in enumerate(ch.factor_names):
+        col = ch.factor_nmi[idx, j]
+        fn[name] = finite_or_none(np.nanmean(col)) if np.isfinite(col).any() else None
+    distinct = sorted(set(ch.members[idx].tolist()))
+    info, betas = ch.info, ch.betas
     return {
         "id": int(h),
         "size": int(len(idx)),
-        "members": [[str(members[i]), int(channels[i])] for i in idx],
+        "members": [[str(ch.members[i]), int(ch.channels[i])] for i in idx],
         "index": [int(i) for i in idx],
         "n_members": len(distinct),
-        "fraction_members": len(distinct) / n_members if n_members else None,
-        "nmi_mean": _finite_or_none(off.mean()) if off.size else None,
-        "nmi_std": _finite_or_none(off.std()) if off.size else None,
-        "info_bits_mean": _finite_or_none(info[idx].mean()),
-        "info_bits_min": _finite_or_none(info[idx].min()),
-        "info_bits_max": _finite_or_none(info[idx].max()),
+        "fraction_members": len(distinct) / ch.n_members if ch.n_members else None,
+        "nmi_mean": finite_or_none(off.mean()) if off.size else None,
+        "nmi_std": finite_or_none(off.std()) if off.size else None,
+        "info_bits_mean": finite_or_none(info[idx].mean()),
+        "info_bits_min": finite_or_none(info[idx].min()),
+        "info_bits_max": finite_or_none(info[idx].max()),
         "betas": sorted({float(b) for b in betas[idx] if math.isfinite(b)}),
         "factor_nmi": fn,
         "representative": {
-            "member": str(members[rep]), "channel": int(channels[rep]), "index": rep,
-            "info_bits": _finite_or_none(info[rep]), "beta": _finite_or_none(betas[rep]),
+            "member": str(ch.members[rep]), "channel": int(ch.channels[rep]), "index": rep,
+            "info_bits": finite_or_none(info[rep]), "beta": finite_or_none(betas[rep]),
         },
     }
 
@@ -303,10 +348,7 @@ def write_hotspots(result: dict, json_path, csv_path) -> None:
     Whatever the status, both files are written: the JSON says ``status`` and ``message``; the CSV
     then has its header only.
     """
-    from .provenance import write_json_atomic
-    from .store import atomic_path
-
-    write_json_atomic(json_path, result)
+    write_json(json_path, result)
     columns, rows = hotspot_rows(result)
     with atomic_path(csv_path) as tmp:
         with open(tmp, "w", newline="") as fh:
@@ -314,52 +356,3 @@ def write_hotspots(result: dict, json_path, csv_path) -> None:
             w.writeheader()
             for row in rows:
                 w.writerow({k: ("" if v is None else v) for k, v in row.items()})
-
-
-def traverse(model, mu, channel: int, n_steps: int = 9, span=None, likelihood: str = "bernoulli") -> np.ndarray:
-    """Decode while sweeping one latent channel; the other channels sit at their sample mean.
-
-    ``mu`` ``[N, d]`` are the posterior means of the fingerprint sample under ``model``. The swept
-    channel runs over ``span`` = ``(lo, hi)``, by default its 2nd to 98th percentile on the sample.
-    ``model.decode(z)`` must return logits ``[n, C, H, W]`` (``likelihood="bernoulli"``: the
-    images are their sigmoid) or means (``"gaussian"``: returned as they are). Returns float32
-    ``[n_steps, H, W]`` for one colour channel, ``[n_steps, H, W, C]`` otherwise (or the decoder
-    output as is when it is not an image).
-    """
-    import torch
-
-    mu = np.asarray(mu, dtype=np.float32)
-    if mu.ndim != 2:
-        raise ValueError(f"mu must be [N, d]; got shape {mu.shape}")
-    if not 0 <= int(channel) < mu.shape[1]:
-        raise ValueError(f"channel must be in [0, {mu.shape[1]}); got {channel}")
-    if int(n_steps) < 2:
-        raise ValueError(f"n_steps must be >= 2; got {n_steps}")
-    if likelihood not in ("bernoulli", "gaussian"):
-        raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian'; got {likelihood!r}")
-    channel = int(channel)
-    if span is None:
-        lo, hi = np.percentile(mu[:, channel], [2, 98])
-    else:
-        lo, hi = (float(v) for v in span)
-    z = np.repeat(mu.mean(0, keepdims=True), int(n_steps), axis=0)
-    z[:, channel] = np.linspace(lo, hi, int(n_steps), dtype=np.float32)
-    try:
-        device = next(model.parameters()).device
-    except (AttributeError, StopIteration):
-        device = torch.device("cpu")
-    was_training = getattr(model, "training", False)
-    if hasattr(model, "eval"):
-        model.eval()
-    try:
-        with torch.no_grad():
-            out = model.decode(torch.from_numpy(z).to(device))
-    finally:
-        if was_training:
-            model.train()
-    if likelihood == "bernoulli":
-        out = torch.sigmoid(out)
-    out = out.float().cpu().numpy()
-    if out.ndim == 4:
-        out = out[:, 0] if out.shape[1] == 1 else np.moveaxis(out, 1, -1)
-    return out.astype(np.float32)

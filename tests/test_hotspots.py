@@ -9,7 +9,8 @@ import torch
 import xarray as xr
 
 import infofrag
-from infofrag.hotspots import channel_distances, find_hotspots, traverse, write_hotspots
+from infofrag.hotspots import channel_distances, find_hotspots, write_hotspots
+from infofrag.models import traverse
 
 torch.set_num_threads(1)
 
