@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from .devices import resolve_device
 from .estimators import DEFAULT_MIN_BITS
 
 __all__ = ["Estimate", "MonteCarloResult", "monte_carlo"]
@@ -149,73 +150,103 @@ def monte_carlo(mu_a, logvar_a, mu_b=None, logvar_b=None, *, n_samples=20000, se
         b-fields None without a second space), plus ``n_samples, n_points, seed``.
         ``result.as_dict()`` gives plain dicts.
     """
+    S = _check_arguments(n_samples, seed, mu_b, logvar_b)
+    spaces = _read_spaces(mu_a, logvar_a, mu_b, logvar_b)
+    N = spaces[0][0].shape[0]
+    dev = resolve_device(device)
+    idx, noise = _draws(S, N, spaces, seed)
+    per_draw = _per_draw_terms(spaces, idx, noise, dev, batch_size)
+    res = _estimates(per_draw.numpy() / LN2, min_bits)  # bits
+    return MonteCarloResult(**res, n_samples=S, n_points=N, seed=int(seed))
+
+
+def _check_arguments(n_samples, seed, mu_b, logvar_b):
+    """The number of draws."""
     if isinstance(n_samples, bool) or not isinstance(n_samples, (int, np.integer)) or n_samples < 2:
         raise ValueError(f"n_samples must be an integer >= 2, got {n_samples!r}")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise ValueError(f"seed must be an integer, got {seed!r}")
     if (mu_b is None) != (logvar_b is None):
         raise ValueError("mu_b and logvar_b must be given together")
-    ma, la = _posteriors(mu_a, logvar_a, "a")
-    N = ma.shape[0]
-    two = mu_b is not None
-    if two:
-        mb, lb = _posteriors(mu_b, logvar_b, "b")
-        if mb.shape[0] != N:
-            raise ValueError(f"mu_b must be over the same N data points as mu_a: mu_a has N = {N}, "
-                             f"mu_b has N = {mb.shape[0]}")
-    S = int(n_samples)
-    dev = torch.device(device) if device is not None else (
-        torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu"))
+    return int(n_samples)
 
-    # all randomness on the CPU from the seed: identical draws on every device
+
+def _read_spaces(mu_a, logvar_a, mu_b, logvar_b):
+    """[(mu, logvar)] float64 CPU tensors, one per space, over the same N points."""
+    spaces = [_posteriors(mu_a, logvar_a, "a")]
+    if mu_b is not None:
+        spaces.append(_posteriors(mu_b, logvar_b, "b"))
+        N, Nb = spaces[0][0].shape[0], spaces[1][0].shape[0]
+        if Nb != N:
+            raise ValueError(f"mu_b must be over the same N data points as mu_a: mu_a has N = {N}, "
+                             f"mu_b has N = {Nb}")
+    return spaces
+
+
+def _draws(S, N, spaces, seed):
+    """The data point of each draw (stratified) and two standard-normal draws per space.
+
+    All randomness comes from the seed on the CPU, so every device sees the same draws.
+    """
     gen = torch.Generator().manual_seed(int(seed))
     reps = -(-S // N)
     idx = torch.cat([torch.randperm(N, generator=gen) for _ in range(reps)])[:S]
     idx = idx[torch.randperm(S, generator=gen)]
-    spaces = [(ma, la)] + ([(mb, lb)] if two else [])
     noise = [(torch.randn(S, m.shape[1], generator=gen, dtype=torch.float64),
               torch.randn(S, m.shape[1], generator=gen, dtype=torch.float64)) for m, _ in spaces]
+    return idx, noise
 
-    prepared = []
-    for m, lv in spaces:
-        m = m.to(dev)
-        lv = lv.to(dev)
-        prepared.append((m, lv, torch.exp(-lv), 0.5 * (lv.sum(1) + m.shape[1] * LOG_2PI), torch.exp(0.5 * lv)))
-    d_tot = sum(m.shape[1] for m, _ in spaces)
+
+def _per_draw_terms(spaces, idx, noise, dev, batch_size):
+    """Per-draw log-ratios (nats) ``[S, 2]`` (one space) or ``[S, 5]`` (two), in batches on ``dev``."""
+    S, N = idx.shape[0], spaces[0][0].shape[0]
+    prepared = [_prepare(m, lv, dev) for m, lv in spaces]
     if batch_size is None:
+        d_tot = sum(m.shape[1] for m, _ in spaces)
         batch_size = max(1, (32 * 2**20) // (8 * N * max(d_tot, 1) * 4))
-    logN = math.log(N)
-
-    cols = ["a", "aa"] + (["b", "bb", "ab"] if two else [])
-    per_draw = torch.empty(S, len(cols), dtype=torch.float64)
+    per_draw = torch.empty(S, 5 if len(spaces) == 2 else 2, dtype=torch.float64)
     for s0 in range(0, S, batch_size):
         s1 = min(S, s0 + batch_size)
-        i = idx[s0:s1].to(dev)
-        ar = torch.arange(s1 - s0, device=dev)
-        logs = []  # per space: (L [B, N] for draw 1, L' for draw 2)
-        for (m, lv, inv_var, log_norm, sd), (e1, e2) in zip(prepared, noise):
-            z1 = m[i] + sd[i] * e1[s0:s1].to(dev)
-            z2 = m[i] + sd[i] * e2[s0:s1].to(dev)
-            logs.append((_log_q(z1, m, inv_var, log_norm), _log_q(z2, m, inv_var, log_norm)))
-        out = []
-        La, La2 = logs[0]
-        lpa = torch.logsumexp(La, 1) - logN
-        lpa2 = torch.logsumexp(La2, 1) - logN
-        t_a = 0.5 * ((La[ar, i] - lpa) + (La2[ar, i] - lpa2))
-        t_aa = La[ar, i] + La2[ar, i] - (torch.logsumexp(La + La2, 1) - logN)
-        out += [t_a, t_aa]
-        if two:
-            Lb, Lb2 = logs[1]
-            lpb = torch.logsumexp(Lb, 1) - logN
-            lpb2 = torch.logsumexp(Lb2, 1) - logN
-            t_b = 0.5 * ((Lb[ar, i] - lpb) + (Lb2[ar, i] - lpb2))
-            t_bb = Lb[ar, i] + Lb2[ar, i] - (torch.logsumexp(Lb + Lb2, 1) - logN)
-            t_ab = 0.5 * ((La[ar, i] + Lb[ar, i] - (torch.logsumexp(La + Lb, 1) - logN))
-                          + (La2[ar, i] + Lb2[ar, i] - (torch.logsumexp(La2 + Lb2, 1) - logN)))
-            out += [t_b, t_bb, t_ab]
-        per_draw[s0:s1] = torch.stack(out, 1).cpu()
+        per_draw[s0:s1] = _batch_terms(prepared, [(e1[s0:s1], e2[s0:s1]) for e1, e2 in noise],
+                                       idx[s0:s1].to(dev), N).cpu()
+    return per_draw
 
-    T = per_draw.numpy() / LN2  # bits
+
+def _prepare(m, lv, dev):
+    """A space on ``dev`` with what its densities need: (mu, logvar, 1/var, log norm, sd)."""
+    m = m.to(dev)
+    lv = lv.to(dev)
+    return m, lv, torch.exp(-lv), 0.5 * (lv.sum(1) + m.shape[1] * LOG_2PI), torch.exp(0.5 * lv)
+
+
+def _batch_terms(prepared, noise, i, N):
+    """Per-draw log-ratios (nats) of one batch of draws ``i`` [B]: columns a, aa (, b, bb, ab)."""
+    dev = i.device
+    logN = math.log(N)
+    ar = torch.arange(i.shape[0], device=dev)
+    logs = []  # per space: (L [B, N] for draw 1, L' for draw 2)
+    for (m, lv, inv_var, log_norm, sd), (e1, e2) in zip(prepared, noise):
+        z1 = m[i] + sd[i] * e1.to(dev)
+        z2 = m[i] + sd[i] * e2.to(dev)
+        logs.append((_log_q(z1, m, inv_var, log_norm), _log_q(z2, m, inv_var, log_norm)))
+    out = []
+    for L, L2 in logs:
+        lp = torch.logsumexp(L, 1) - logN
+        lp2 = torch.logsumexp(L2, 1) - logN
+        t_1 = 0.5 * ((L[ar, i] - lp) + (L2[ar, i] - lp2))
+        t_11 = L[ar, i] + L2[ar, i] - (torch.logsumexp(L + L2, 1) - logN)
+        out += [t_1, t_11]
+    if len(logs) == 2:
+        (La, La2), (Lb, Lb2) = logs
+        t_ab = 0.5 * ((La[ar, i] + Lb[ar, i] - (torch.logsumexp(La + Lb, 1) - logN))
+                      + (La2[ar, i] + Lb2[ar, i] - (torch.logsumexp(La2 + Lb2, 1) - logN)))
+        out.append(t_ab)
+    return torch.stack(out, 1)
+
+
+def _estimates(T, min_bits) -> dict:
+    """Means and standard errors of the per-draw terms ``T`` [S, 2 or 5] (bits); NMI and VI."""
+    S = T.shape[0]
     mean = T.mean(0)
     cov = np.cov(T, rowvar=False, ddof=1) / S
     cov = np.atleast_2d(cov)
@@ -223,29 +254,30 @@ def monte_carlo(mu_a, logvar_a, mu_b=None, logvar_b=None, *, n_samples=20000, se
     def est(k):
         return Estimate(float(mean[k]), float(math.sqrt(max(cov[k, k], 0.0))))
 
-    def linear(w):
-        w = np.asarray(w, dtype=np.float64)
-        return float(w @ mean), float(math.sqrt(max(w @ cov @ w, 0.0)))
-
     res = dict(i_a=est(0), i_aa=est(1), i_b=None, i_bb=None, i_ab=None, nmi=None, vi=None)
-    if two:
+    if T.shape[1] == 5:  # order: a, aa, b, bb, ab
         res.update(i_b=est(2), i_bb=est(3), i_ab=est(4))
-        # order: a, aa, b, bb, ab
-        vi_v, vi_se = linear([0, -1, 0, -1, 2])
+        w = np.asarray([0, -1, 0, -1, 2], dtype=np.float64)
+        vi_v, vi_se = float(w @ mean), float(math.sqrt(max(w @ cov @ w, 0.0)))
         res["vi"] = Estimate(max(vi_v, 0.0), vi_se)
-        ia, iaa, ib, ibb, iab = mean
-        num = ia + ib - iab
-        ha, hb = 2 * ia - iaa, 2 * ib - ibb
-        inf_a, inf_b = ha > min_bits, hb > min_bits
-        if inf_a and inf_b:
-            den = math.sqrt(ha * hb)
-            nmi = num / den
-            # gradient of num / sqrt(ha hb) with respect to (ia, iaa, ib, ibb, iab)
-            g_num = np.array([1.0, 0.0, 1.0, 0.0, -1.0])
-            g_ha = np.array([2.0, -1.0, 0.0, 0.0, 0.0])
-            g_hb = np.array([0.0, 0.0, 2.0, -1.0, 0.0])
-            g = g_num / den - nmi * (g_ha / (2 * ha) + g_hb / (2 * hb))
-            res["nmi"] = Estimate(float(nmi), float(math.sqrt(max(g @ cov @ g, 0.0))))
-        else:
-            res["nmi"] = Estimate(1.0 if (not inf_a and not inf_b) else 0.0, 0.0)
-    return MonteCarloResult(**res, n_samples=S, n_points=N, seed=int(seed))
+        res["nmi"] = _nmi_estimate(mean, cov, min_bits)
+    return res
+
+
+def _nmi_estimate(mean, cov, min_bits) -> Estimate:
+    """NMI of the mean terms, its standard error by the delta method; the estimators' convention
+    for uninformative spaces."""
+    ia, iaa, ib, ibb, iab = mean
+    num = ia + ib - iab
+    ha, hb = 2 * ia - iaa, 2 * ib - ibb
+    inf_a, inf_b = ha > min_bits, hb > min_bits
+    if not (inf_a and inf_b):
+        return Estimate(1.0 if (not inf_a and not inf_b) else 0.0, 0.0)
+    den = math.sqrt(ha * hb)
+    nmi = num / den
+    # gradient of num / sqrt(ha hb) with respect to (ia, iaa, ib, ibb, iab)
+    g_num = np.array([1.0, 0.0, 1.0, 0.0, -1.0])
+    g_ha = np.array([2.0, -1.0, 0.0, 0.0, 0.0])
+    g_hb = np.array([0.0, 0.0, 2.0, -1.0, 0.0])
+    g = g_num / den - nmi * (g_ha / (2 * ha) + g_hb / (2 * hb))
+    return Estimate(float(nmi), float(math.sqrt(max(g @ cov @ g, 0.0))))
