@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from infofrag import boost  # noqa: E402
+from infofrag import circle_fusion  # noqa: E402
 from infofrag.store import open_dataset  # noqa: E402
 
 
@@ -38,8 +38,8 @@ def main():
     print(f"{len(keep)} informative channels, N = {D.shape[1]}")
     for steps in args.steps:
         t = time.perf_counter()
-        rows = boost.ensemble_size_sweep(D, sizes=sizes, repeats=1, objectives=["nmi"], angles=angles,
-                                         seed=0, dim=2, steps=steps, lr=0.05)
+        rows = circle_fusion.ensemble_size_sweep(D, sizes=sizes, repeats=1, objectives=["nmi"], angles=angles,
+                                                 seed=0, dim=2, steps=steps, lr=0.05)
         cells = ", ".join(f"size {r['size']}: continuity {r['continuity']:.2f}, {r['info_bits']:.2f} bits"
                           for r in rows)
         print(f"steps {steps:5d} ({time.perf_counter() - t:.0f} s): {cells}", flush=True)

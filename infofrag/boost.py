@@ -12,7 +12,8 @@ and the posteriors are trained with Adam to maximise the mean similarity:
 Everything goes through :func:`infofrag.bhattacharyya` and :func:`infofrag.similarity_terms`, so
 the fusion uses the same (batched, GPU-capable) estimators as the rest of the pipeline.
 
-Entry points: :func:`fuse`, :func:`continuity`, :func:`ensemble_size_sweep`.
+Entry point: :func:`fuse`. The paper's circle demonstration built on it (continuity, growing
+sub-ensembles) is :mod:`infofrag.circle_fusion`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,9 @@ import numpy as np
 import torch
 
 import infofrag
-from infofrag.estimators import DIAGONAL_TOL
+from infofrag.devices import resolve_device
+from infofrag.estimators import DEFAULT_MIN_BITS, DIAGONAL_TOL
+from infofrag.values import finite_or_none
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +43,8 @@ OBJECTIVES = ("nmi", "vi", "info")
 #: so an NMI ascent would otherwise happily collapse to spurious values above 1).
 LOGVAR_BOUNDS = (-7.0, 0.0)
 
-# The NMI normalisation sqrt((2 I_U - I_UU)(2 I_V - I_VV)) is zero for a channel with no
-# information; the floor keeps its gradient finite there.
-_NMI_DEN_FLOOR = 1e-6
+# Sign that turns each objective into a loss to minimise.
+_SIGN = {"nmi": -1.0, "vi": 1.0, "info": -1.0}
 
 # Above this many fingerprint points the spectral start solves for its few eigenpairs only.
 _DENSE_EIGH_MAX = 2000
@@ -83,28 +85,18 @@ class FusionResult:
             "steps_run": self.steps_run,
             "n_points": int(self.mu.shape[0]),
             "dim": int(self.mu.shape[1]),
-            "info_bits": _finite_or_none(self.info_bits),
-            "mean_similarity": _finite_or_none(self.mean_similarity),
-            "mean_nmi": _finite_or_none(self.mean_nmi),
-            "mean_vi": _finite_or_none(self.mean_vi),
-            "mean_shared_bits": _finite_or_none(self.mean_shared_bits),
-            "final_objective": _finite_or_none(self.curve[-1]) if self.curve else None,
+            "info_bits": finite_or_none(self.info_bits),
+            "mean_similarity": finite_or_none(self.mean_similarity),
+            "mean_nmi": finite_or_none(self.mean_nmi),
+            "mean_vi": finite_or_none(self.mean_vi),
+            "mean_shared_bits": finite_or_none(self.mean_shared_bits),
+            "final_objective": finite_or_none(self.curve[-1]) if self.curve else None,
             "params": dict(self.params),
         }
 
 
-def _finite_or_none(x):
-    x = float(x)
-    return x if math.isfinite(x) else None
-
-
-def _resolve_device(device) -> torch.device:
-    if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
-def _check_targets(target_D) -> torch.Tensor:
+def check_targets(target_D) -> torch.Tensor:
+    """Target fingerprints as a ``[K, N, N]`` tensor; ValueError unless they are distances."""
     D = torch.as_tensor(np.asarray(target_D) if not isinstance(target_D, torch.Tensor) else target_D)
     if D.ndim == 2:
         D = D[None]
@@ -121,13 +113,20 @@ def _check_targets(target_D) -> torch.Tensor:
     return D
 
 
-def _objective_terms(t):
-    """Per-target shared information, NMI and VI from the similarity terms (fused = side a)."""
-    shared = t.i_a[:, None] + t.i_b[None, :] - t.i_ab
-    den = (2 * t.i_a - t.i_aa)[:, None] * (2 * t.i_b - t.i_bb)[None, :]
-    nmi = shared / torch.sqrt(torch.clamp(den, min=_NMI_DEN_FLOOR))
-    vi = 2 * t.i_ab - t.i_aa[:, None] - t.i_bb[None, :]
-    return shared[0], nmi[0], vi[0]
+def _objective_terms(t, min_bits=DEFAULT_MIN_BITS):
+    """Per-target shared information, NMI and VI ``[K]`` of the fused channel (side a of ``t``).
+
+    Shared information and entropies are taken as the estimators computed them: re-forming them
+    as differences of nearly equal informations would lose the precision of weak channels. The
+    NMI follows :func:`infofrag.similarity`: a target with ``H <= min_bits`` carries nothing and
+    scores 0; the fused side's ``H`` is floored there, so its gradient stays finite if it
+    collapses.
+    """
+    shared, h_a, h_b = t.shared[0], t.h_a[0], t.h_b
+    den = torch.sqrt(torch.clamp(h_a, min=min_bits) * torch.clamp(h_b, min=min_bits))
+    nmi = torch.where(h_b > min_bits, shared / den, torch.zeros_like(shared))
+    vi = h_a + h_b - 2 * shared
+    return shared, nmi, vi
 
 
 def _measures(mu, logvar, targets):
@@ -185,114 +184,14 @@ def fuse(
     ``status="diverged"`` with the last finite parameters; it never raises for that.
     Invalid arguments raise ``ValueError``.
     """
-    if objective not in OBJECTIVES:
-        raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}")
-    if int(dim) != dim or dim < 1:
-        raise ValueError(f"dim must be a positive integer; got {dim!r}")
-    if int(steps) != steps or steps < 1:
-        raise ValueError(f"steps must be a positive integer; got {steps!r}")
-    if not (lr > 0 and math.isfinite(lr)):
-        raise ValueError(f"lr must be a positive number; got {lr!r}")
-    lo, hi = (float(v) for v in logvar_bounds)
-    if not lo < hi:
-        raise ValueError(f"logvar_bounds must be (lo, hi) with lo < hi; got {logvar_bounds!r}")
-    if not lo < init_logvar < hi:
-        raise ValueError(f"init_logvar must lie inside logvar_bounds {logvar_bounds}; got {init_logvar}")
-    dim, steps = int(dim), int(steps)
-    dev = _resolve_device(device)
-    targets = _check_targets(target_D).to(device=dev, dtype=dtype)
-    n = targets.shape[-1]
-
-    # The representation is invariant to a joint rescaling of means and standard deviations, so
-    # the means are kept centred with unit RMS radius (``_normalise``) throughout; a given ``init``
-    # is rescaled to that, its log-variances shifted to match, then pulled inside the bounds.
-    if isinstance(init, str) or init is None:
-        init = "spectral" if init is None else init
-        if init == "spectral":
-            mu0 = spectral_init(targets, dim).cpu()
-        elif init == "random":
-            gen = torch.Generator().manual_seed(int(seed))
-            mu0 = torch.randn(n, dim, generator=gen, dtype=torch.float64)
-        else:
-            raise ValueError(f"init must be 'spectral', 'random' or (mu, logvar) arrays; got {init!r}")
-        mu0 = _normalise(mu0)
-        lv0 = torch.full((n, dim), float(init_logvar), dtype=torch.float64)
-    else:
-        mu0, lv0 = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in init)
-        if mu0.shape != (n, dim) or lv0.shape != (n, dim):
-            raise ValueError(
-                f"init must be (mu, logvar) of shape [{n}, {dim}]; got {tuple(mu0.shape)}, {tuple(lv0.shape)}"
-            )
-        if not (torch.isfinite(mu0).all() and torch.isfinite(lv0).all()):
-            raise ValueError("init contains non-finite values")
-        mu0, scale = _normalise(mu0, return_scale=True)
-        lv0 = lv0 - 2 * torch.log(scale)
-    frac = ((lv0 - lo) / (hi - lo)).clamp(1e-4, 1 - 1e-4)
+    dim, steps, bounds = _check_arguments(objective, dim, steps, lr, logvar_bounds, init_logvar)
+    dev = resolve_device(device)
+    targets = check_targets(target_D).to(device=dev, dtype=dtype)
+    mu0, lv0 = _starting_point(init, targets, dim, seed, init_logvar)
     mu_p = mu0.to(device=dev, dtype=dtype).requires_grad_(True)
-    raw_p = torch.logit(frac).to(device=dev, dtype=dtype).requires_grad_(True)
-
-    def logvar_of(raw):
-        return lo + (hi - lo) * torch.sigmoid(raw)
-
-    sign = {"nmi": -1.0, "vi": 1.0, "info": -1.0}[objective]
-    opt = torch.optim.Adam([mu_p, raw_p], lr=lr)
-    curve: list = []
-    status, message = "ok", f"{steps} steps"
-    last_good = (mu_p.detach().clone(), raw_p.detach().clone())
-    for step in range(steps):
-        opt.zero_grad(set_to_none=True)
-        try:
-            _, shared, nmi, vi = _measures(_normalise(mu_p), logvar_of(raw_p), targets)
-        except (ValueError, FloatingPointError) as exc:
-            # The estimators refuse non-finite posteriors and report non-finite intermediates;
-            # the inputs were checked above, so after step 0 this is the optimisation diverging.
-            if step == 0:
-                raise
-            status = "diverged"
-            message = (
-                f"objective {objective} could not be evaluated at step {step} (lr={lr}): {exc}; "
-                "returning the parameters from before that step"
-            )
-            break
-        value = {"nmi": nmi, "vi": vi, "info": shared}[objective].mean()
-        if not torch.isfinite(value):
-            status = "diverged"
-            message = (
-                f"objective {objective} became non-finite ({value.item()}) at step {step} "
-                f"(lr={lr}); returning the parameters from before that step"
-            )
-            break
-        (sign * value).backward()
-        if not (torch.isfinite(mu_p.grad).all() and torch.isfinite(raw_p.grad).all()):
-            status = "diverged"
-            message = (
-                f"gradient of objective {objective} became non-finite at step {step} "
-                f"(lr={lr}); returning the parameters from before that step"
-            )
-            break
-        curve.append(value.item())
-        last_good = (mu_p.detach().clone(), raw_p.detach().clone())
-        opt.step()
-        if log_every and (step % log_every == 0 or step == steps - 1):
-            log.info("fuse step %d/%d: mean %s = %.4f", step + 1, steps, objective, curve[-1])
-    else:
-        # Parameters after the last step were never evaluated: check them like any other step.
-        last_good = _final_params_if_finite(mu_p, raw_p, last_good)
-    if status == "diverged":
-        log.warning("fusion diverged: %s", message)
-
-    mu_f, raw_f = last_good
-    with torch.no_grad():
-        mu_f, lv_f = _normalise(mu_f), logvar_of(raw_f)
-        try:
-            D, shared, nmi, vi = _measures(mu_f, lv_f, targets)
-            info_bits = float(infofrag.information(D))
-            m = {"nmi": float(nmi.mean()), "vi": float(vi.mean()), "info": float(shared.mean())}
-        except (ValueError, FloatingPointError) as exc:
-            if status == "ok":
-                raise
-            info_bits, m = math.nan, dict.fromkeys(OBJECTIVES, math.nan)
-            message += f"; the returned parameters could not be evaluated either ({exc})"
+    raw_p = bounds.raw(lv0).to(device=dev, dtype=dtype).requires_grad_(True)
+    curve, status, message, last_good = _optimise(mu_p, raw_p, bounds, targets, objective, steps, lr, log_every)
+    mu_f, lv_f, info_bits, m, message = _final_evaluation(last_good, bounds, targets, status, message)
     return FusionResult(
         mu=mu_f.cpu().numpy().astype(np.float32),
         logvar=lv_f.cpu().numpy().astype(np.float32),
@@ -307,10 +206,138 @@ def fuse(
         mean_vi=m["vi"],
         mean_shared_bits=m["info"],
         params=dict(dim=dim, objective=objective, steps=steps, lr=lr, seed=seed,
-                    logvar_bounds=[lo, hi], init_logvar=init_logvar, n_targets=int(targets.shape[0]),
-                    init=init if isinstance(init, str) else "given",
+                    logvar_bounds=[bounds.lo, bounds.hi], init_logvar=init_logvar,
+                    n_targets=int(targets.shape[0]),
+                    init="spectral" if init is None else init if isinstance(init, str) else "given",
                     device=str(dev)),
     )
+
+
+@dataclass(frozen=True)
+class _Bounds:
+    """The bounded log-variance parameterisation ``lo + (hi - lo) * sigmoid(raw)``."""
+
+    lo: float
+    hi: float
+
+    def logvar(self, raw):
+        return self.lo + (self.hi - self.lo) * torch.sigmoid(raw)
+
+    def raw(self, logvar):
+        """The inverse, for log-variances pulled just inside the bounds."""
+        frac = ((logvar - self.lo) / (self.hi - self.lo)).clamp(1e-4, 1 - 1e-4)
+        return torch.logit(frac)
+
+
+def _check_arguments(objective, dim, steps, lr, logvar_bounds, init_logvar):
+    """``dim`` and ``steps`` as ints and the log-variance bounds; ValueError for anything invalid."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}")
+    if int(dim) != dim or dim < 1:
+        raise ValueError(f"dim must be a positive integer; got {dim!r}")
+    if int(steps) != steps or steps < 1:
+        raise ValueError(f"steps must be a positive integer; got {steps!r}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number; got {lr!r}")
+    lo, hi = (float(v) for v in logvar_bounds)
+    if not lo < hi:
+        raise ValueError(f"logvar_bounds must be (lo, hi) with lo < hi; got {logvar_bounds!r}")
+    if not lo < init_logvar < hi:
+        raise ValueError(f"init_logvar must lie inside logvar_bounds {logvar_bounds}; got {init_logvar}")
+    return int(dim), int(steps), _Bounds(lo, hi)
+
+
+def _starting_point(init, targets, dim, seed, init_logvar):
+    """Starting ``(mu, logvar)``, float64 ``[N, dim]`` on the CPU, means centred with unit RMS radius.
+
+    The measures are invariant to a joint rescaling of means and standard deviations, so a given
+    ``init`` is rescaled to that radius and its log-variances shifted to match.
+    """
+    n = targets.shape[-1]
+    if isinstance(init, str) or init is None:
+        init = "spectral" if init is None else init
+        if init == "spectral":
+            mu0 = spectral_init(targets, dim).cpu()
+        elif init == "random":
+            gen = torch.Generator().manual_seed(int(seed))
+            mu0 = torch.randn(n, dim, generator=gen, dtype=torch.float64)
+        else:
+            raise ValueError(f"init must be 'spectral', 'random' or (mu, logvar) arrays; got {init!r}")
+        return _normalise(mu0), torch.full((n, dim), float(init_logvar), dtype=torch.float64)
+    mu0, lv0 = (torch.as_tensor(np.asarray(a), dtype=torch.float64) for a in init)
+    if mu0.shape != (n, dim) or lv0.shape != (n, dim):
+        raise ValueError(
+            f"init must be (mu, logvar) of shape [{n}, {dim}]; got {tuple(mu0.shape)}, {tuple(lv0.shape)}"
+        )
+    if not (torch.isfinite(mu0).all() and torch.isfinite(lv0).all()):
+        raise ValueError("init contains non-finite values")
+    mu0, scale = _normalise(mu0, return_scale=True)
+    return mu0, lv0 - 2 * torch.log(scale)
+
+
+def _optimise(mu_p, raw_p, bounds, targets, objective, steps, lr, log_every):
+    """Adam on the parameters, stopped by the first non-finite objective or gradient.
+
+    Returns ``(curve, status, message, (mu, raw))`` with the last parameters whose objective and
+    gradient were finite.
+    """
+    opt = torch.optim.Adam([mu_p, raw_p], lr=lr)
+    curve: list = []
+    last_good = (mu_p.detach().clone(), raw_p.detach().clone())
+    for step in range(steps):
+        opt.zero_grad(set_to_none=True)
+        value, failure = _objective_and_gradient(mu_p, raw_p, bounds, targets, objective, step)
+        if failure:
+            what, detail = failure
+            message = (f"{what} at step {step} (lr={lr}){detail}; "
+                       "returning the parameters from before that step")
+            log.warning("fusion diverged: %s", message)
+            return curve, "diverged", message, last_good
+        curve.append(value)
+        last_good = (mu_p.detach().clone(), raw_p.detach().clone())
+        opt.step()
+        if log_every and (step % log_every == 0 or step == steps - 1):
+            log.info("fuse step %d/%d: mean %s = %.4f", step + 1, steps, objective, curve[-1])
+    # Parameters after the last step were never evaluated: check them like any other step.
+    return curve, "ok", f"{steps} steps", _final_params_if_finite(mu_p, raw_p, last_good)
+
+
+def _objective_and_gradient(mu_p, raw_p, bounds, targets, objective, step):
+    """The mean objective (a float) with its gradient in the parameters' ``.grad``, or ``None``
+    and ``(what went wrong, detail)``."""
+    try:
+        _, shared, nmi, vi = _measures(_normalise(mu_p), bounds.logvar(raw_p), targets)
+    except (ValueError, FloatingPointError) as exc:
+        # The estimators refuse non-finite posteriors and report non-finite intermediates;
+        # the inputs were checked, so after step 0 this is the optimisation diverging.
+        if step == 0:
+            raise
+        return None, (f"objective {objective} could not be evaluated", f": {exc}")
+    value = {"nmi": nmi, "vi": vi, "info": shared}[objective].mean()
+    if not torch.isfinite(value):
+        return None, (f"objective {objective} became non-finite ({value.item()})", "")
+    (_SIGN[objective] * value).backward()
+    if not (torch.isfinite(mu_p.grad).all() and torch.isfinite(raw_p.grad).all()):
+        return None, (f"gradient of objective {objective} became non-finite", "")
+    return value.item(), None
+
+
+def _final_evaluation(last_good, bounds, targets, status, message):
+    """The returned parameters ``(mu, logvar)``, their information, their three mean measures and
+    the message; NaN measures (and a note) where a diverged run's parameters cannot be evaluated."""
+    mu_f, raw_f = last_good
+    with torch.no_grad():
+        mu_f, lv_f = _normalise(mu_f), bounds.logvar(raw_f)
+        try:
+            D, shared, nmi, vi = _measures(mu_f, lv_f, targets)
+            info_bits = float(infofrag.information(D))
+            m = {"nmi": float(nmi.mean()), "vi": float(vi.mean()), "info": float(shared.mean())}
+        except (ValueError, FloatingPointError) as exc:
+            if status == "ok":
+                raise
+            info_bits, m = math.nan, dict.fromkeys(OBJECTIVES, math.nan)
+            message += f"; the returned parameters could not be evaluated either ({exc})"
+    return mu_f, lv_f, info_bits, m, message
 
 
 def spectral_init(target_D, dim: int) -> torch.Tensor:
@@ -365,98 +392,3 @@ def _final_params_if_finite(mu_p, raw_p, previous):
     if torch.isfinite(mu).all() and torch.isfinite(raw).all():
         return mu.clone(), raw.clone()
     return previous
-
-
-def continuity(mu, logvar, angles) -> float:
-    """Continuity of an embedding of circle points: 1 is a seamless circle, larger is torn.
-
-    The points are ordered by ``angles``; the Bhattacharyya distance between each point and its
-    angular neighbour (cyclically, the last with the first) is computed from the posteriors
-    ``mu``/``logvar`` ``[N, d]``; the result is the largest of those distances divided by their
-    90th percentile. Returns ``inf`` when the 90th percentile is zero but the largest is not, and
-    NaN when every neighbour distance is zero (a collapsed embedding carries no circle at all).
-    """
-    mu = np.asarray(mu, dtype=np.float64)
-    logvar = np.asarray(logvar, dtype=np.float64)
-    angles = np.asarray(angles, dtype=np.float64).ravel()
-    if mu.ndim == 1:
-        mu, logvar = mu[:, None], logvar.reshape(-1, 1)
-    if mu.shape != logvar.shape or mu.ndim != 2:
-        raise ValueError(f"mu and logvar must both be [N, d]; got {mu.shape} and {logvar.shape}")
-    if angles.shape[0] != mu.shape[0] or mu.shape[0] < 3:
-        raise ValueError(f"angles must hold one angle per point (N >= 3); got {angles.shape[0]} for N={mu.shape[0]}")
-    order = np.argsort(np.mod(angles, 2 * np.pi), kind="stable")
-    nxt = np.roll(order, -1)
-    # Neighbour pairs as a batch of 2-point samples: [N, 2, d] -> [N, 2, 2].
-    pm = np.stack([mu[order], mu[nxt]], axis=1)
-    pl = np.stack([logvar[order], logvar[nxt]], axis=1)
-    d = np.asarray(infofrag.bhattacharyya(torch.from_numpy(pm), torch.from_numpy(pl)))[:, 0, 1]
-    d = np.clip(d, 0.0, None)
-    top, p90 = float(d.max()), float(np.percentile(d, 90))
-    if p90 > 0:
-        return top / p90
-    return math.inf if top > 0 else math.nan
-
-
-def ensemble_size_sweep(
-    channel_D,
-    sizes=(2, 3, 5, 10, 20, 50),
-    repeats: int = 5,
-    objectives=("nmi", "vi", "info"),
-    angles=None,
-    seed: int = 0,
-    **fuse_kw,
-) -> list:
-    """Fuse random sub-ensembles of growing size and measure the continuity of each fusion.
-
-    ``channel_D`` ``[M, N, N]`` holds the fingerprints of the ``M`` available channels (the weak
-    learners); ``angles`` ``[N]`` the circle angles of the sample points. For every size and repeat
-    one random subset of channels (without replacement, drawn from ``seed``) is fused with every
-    objective (the same subset for all objectives, so they compare paired); ``fuse_kw`` go to
-    :func:`fuse` (``dim``, ``steps``, ``lr``, ``device``, ...).
-
-    Returns one JSON-serialisable dict per (size, repeat, objective): ``size``, ``repeat``,
-    ``objective``, ``continuity``, ``info_bits``, ``mean_similarity``, ``status``, ``message``,
-    ``channels`` (indices into ``channel_D``). Sizes larger than ``M`` give rows with status
-    ``"skipped"`` (and a warning) rather than an error. Non-finite numbers are ``None``.
-    """
-    if angles is None:
-        raise ValueError("angles (one circle angle per sample point) are required")
-    D = _check_targets(channel_D)
-    m = D.shape[0]
-    for o in objectives:
-        if o not in OBJECTIVES:
-            raise ValueError(f"objectives must be drawn from {OBJECTIVES}; got {o!r}")
-    if int(repeats) != repeats or repeats < 1:
-        raise ValueError(f"repeats must be a positive integer; got {repeats!r}")
-    fuse_kw = dict(fuse_kw)
-    fuse_kw.setdefault("log_every", 0)
-    rng = np.random.default_rng(seed)
-    rows = []
-    for size in sizes:
-        size = int(size)
-        for rep in range(int(repeats)):
-            if size < 1 or size > m:
-                msg = f"ensemble size {size} needs 1..{m} channels; skipped"
-                if rep == 0:
-                    log.warning(msg)
-                rows += [dict(size=size, repeat=rep, objective=o, continuity=None, info_bits=None,
-                              mean_similarity=None, status="skipped", message=msg, channels=[])
-                         for o in objectives]
-                continue
-            chosen = np.sort(rng.choice(m, size=size, replace=False))
-            fuse_seed = int(rng.integers(2**31 - 1))
-            for o in objectives:
-                res = fuse(D[chosen], objective=o, seed=fuse_seed, **fuse_kw)
-                cont = continuity(res.mu, res.logvar, angles)
-                rows.append(dict(
-                    size=size, repeat=rep, objective=o,
-                    continuity=_finite_or_none(cont),
-                    info_bits=_finite_or_none(res.info_bits),
-                    mean_similarity=_finite_or_none(res.mean_similarity),
-                    status=res.status, message=res.message,
-                    channels=[int(c) for c in chosen],
-                ))
-                log.info("sweep size=%d repeat=%d %s: continuity=%.3f info=%.3f bits (%s)",
-                         size, rep, o, cont, res.info_bits, res.status)
-    return rows

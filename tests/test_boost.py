@@ -9,7 +9,8 @@ import torch
 
 import infofrag
 from infofrag import boost
-from infofrag.boost import continuity, ensemble_size_sweep, fuse
+from infofrag.boost import fuse
+from infofrag.circle_fusion import continuity, ensemble_size_sweep
 
 torch.set_num_threads(1)
 
