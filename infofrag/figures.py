@@ -26,7 +26,7 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import EllipseCollection  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
-from .store import atomic_path  # noqa: E402
+from .atomic import atomic_path  # noqa: E402
 
 DPI = 120
 NMI_CMAP = "viridis"
