@@ -17,9 +17,12 @@ import copy
 import dataclasses
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import yaml
+
+from .errors import ConfigError
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
@@ -30,9 +33,6 @@ DSPRITES_SIZE = 3 * 6 * 40 * 32 * 32
 MEMBER_KEYS = ("seed", "beta", "steps", "batch_size", "lr", "latent_dim",
                "checkpoint_every", "log_every", "runtime_min", "tc_weight")
 
-
-class ConfigError(ValueError):
-    """A config value is invalid; the message starts with the offending key."""
 
 
 # --------------------------------------------------------------------------- schema
@@ -58,19 +58,60 @@ def _fill_defaults(instance, schema):
                 _fill_defaults(value, extra)
 
 
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<config>"
+
+
+def _refuse_non_finite(node, path=()) -> None:
+    """NaN and infinities are never a valid setting (YAML reads ``.nan`` and ``.inf``)."""
+    if isinstance(node, dict):
+        for k, v in node.items():
+            _refuse_non_finite(v, path + (k,))
+    elif isinstance(node, list):
+        for i, v in enumerate(node):
+            _refuse_non_finite(v, path + (i,))
+    elif isinstance(node, float) and not math.isfinite(node):
+        raise ConfigError(f"config key '{_key(path)}': {node} is not a finite number")
+
+
+def _normalise(node, schema, path=()):
+    """Integer keys as int, number keys as float, following the schema (after validation):
+    ``steps: 40.0`` is ``steps: 40`` and ``beta: 4`` is ``beta: 4.0``, so that what decides a
+    rerun is the value, not how it was spelled."""
+    kind = schema.get("type")
+    if isinstance(node, bool):
+        return node
+    if kind == "integer" and isinstance(node, float):
+        return int(node)  # validation has checked it is integral
+    if kind == "number" and isinstance(node, int):
+        return float(node)
+    if isinstance(node, dict):
+        props = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        return {k: _normalise(v, props.get(k, extra if isinstance(extra, dict) else {}), path + (k,))
+                for k, v in node.items()}
+    if isinstance(node, list):
+        return [_normalise(v, schema.get("items", {}), path + (i,)) for i, v in enumerate(node)]
+    return node
+
+
 def validate_schema(config: dict, schema: dict | None = None) -> dict:
-    """Validate ``config`` against the JSON schema; return a copy with defaults filled in."""
+    """Validate ``config`` against the JSON schema; return a normalised copy with defaults filled.
+
+    Integer keys accept integral floats (``40.0``) as the integer; every numeric key refuses NaN
+    and infinities; every error names the key."""
     import jsonschema
 
     schema = schema or load_schema()
     config = copy.deepcopy(config)
+    _refuse_non_finite(config)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
-        key = ".".join(str(p) for p in err.absolute_path) or "<config>"
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise ConfigError(f"config key '{key}': {err.message}{more}")
+        raise ConfigError(f"config key '{_key(err.absolute_path)}': {err.message}{more}")
+    config = _normalise(config, schema)
     _fill_defaults(config, schema)
     return config
 
@@ -97,7 +138,6 @@ class Member:
     lr: float
     checkpoint_every: int
     log_every: int
-    threads: int
     runtime_min: int
     tc_weight: float = 0.0
 
@@ -119,26 +159,24 @@ class Member:
 
 
 def members(config: dict) -> list[Member]:
-    """The ensemble in its canonical order: betas in config order, then seeds in config order."""
+    """The ensemble in its canonical order: betas in config order, then seeds in config order.
+
+    ``config`` is a validated one (defaults filled by the schema)."""
     tr, model = config["training"], config["model"]
-    overrides = config["ensemble"].get("overrides", {}) or {}
+    overrides = config["ensemble"].get("overrides") or {}
     out = []
     for beta in config["ensemble"]["betas"]:
         for seed in config["ensemble"]["seeds"]:
             name = f"b{beta_label(beta)}_s{seed}"
-            base = dict(
-                seed=int(seed), beta=beta, steps=tr["steps"],
-                batch_size=tr.get("batch_size", 64), lr=tr.get("lr", 1e-3),
-                latent_dim=model.get("latent_dim", 10),
-                checkpoint_every=tr.get("checkpoint_every", 1000),
-                log_every=tr.get("log_every", 100), runtime_min=tr.get("runtime_min", 120),
-                tc_weight=model.get("tc_weight", 0.0),
-            )
+            base = dict(seed=int(seed), beta=beta, latent_dim=model["latent_dim"],
+                        tc_weight=model["tc_weight"],
+                        **{k: tr[k] for k in ("steps", "batch_size", "lr", "checkpoint_every",
+                                              "log_every", "runtime_min")})
             base.update(overrides.get(name, {}))
             for key in ("beta", "lr", "tc_weight"):  # YAML's 2 and 2.0: the same member, same params
                 base[key] = float(base[key])
             out.append(Member(name=name, sweep_beta=float(beta), arch=model["arch"],
-                              threads=tr.get("threads", 1), **{k: base[k] for k in MEMBER_KEYS}))
+                              **{k: base[k] for k in MEMBER_KEYS}))
     return out
 
 
@@ -242,6 +280,11 @@ def check_semantics(config: dict) -> None:
             raise ConfigError("config key 'boost.beta': required when boost.target is 'beta'")
         if float(boost["beta"]) not in [float(b) for b in config["ensemble"]["betas"]]:
             raise ConfigError(f"config key 'boost.beta': {boost['beta']} is not one of ensemble.betas")
+
+
+def dataset_files(config: dict) -> list[str]:
+    """The files a user brings for the dataset (``dataset.path``, ``dataset.labels_path``)."""
+    return [config["dataset"][k] for k in ("path", "labels_path") if k in config["dataset"]]
 
 
 def check_dataset_files(config: dict) -> None:

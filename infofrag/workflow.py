@@ -1,15 +1,15 @@
 """Glue between Snakemake's ``script:`` object and the package (used by ``scripts/*.py``).
 
-A script does::
+A rule script is an adapter of a few lines::
 
     with Job(snakemake, config_used={...}) as job:
-        ...                                  # inputs were verified on entry
-        job.extra["info_bits"] = ...         # optional: facts to record
+        job.extra.update(stage.run(...))     # one call into infofrag.stages
 
-On entry the job logs to the rule's log file, checks every input that has a provenance record
-against it (a damaged input fails here, naming the file). On success it writes the provenance
-record ``snakemake.output.prov``. On failure it logs the error and writes nothing more: the
-outputs of a failed job are removed by Snakemake, never anything else.
+On entry the job logs to the rule's log file and checks every input: a file the workflow made
+must match its producer's provenance record (a damaged or unrecorded one fails here, naming the
+file); a file the user brought (the inputs named in :data:`EXTERNAL_INPUTS`) is recorded by its
+digest. On success the job writes its own record, ``snakemake.output.prov``. On failure it logs
+the error and writes nothing more: Snakemake removes the outputs of the failed job, nothing else.
 
 Duck-typed: the package does not import Snakemake.
 """
@@ -23,59 +23,89 @@ from pathlib import Path
 
 from . import provenance
 
+#: named inputs that hold files a user brings (no provenance record of their own)
+EXTERNAL_INPUTS = ("data", "imported")
 
-def _paths(named_list):
-    return [str(p) for p in named_list]
+
+class _LogFile(logging.FileHandler):
+    """A log file that, when its disk is full, keeps the lines it could not write in memory and
+    writes them with the next line that fits; never prints logging's own error report."""
+
+    def __init__(self, path):
+        super().__init__(path, mode="w")
+        self.pending: list[str] = []
+
+    def emit(self, record):
+        self.pending.append(self.format(record) + self.terminator)
+        try:
+            if self.stream is None:
+                self.stream = self._open()
+            self.stream.write("".join(self.pending))
+            self.stream.flush()
+            self.pending.clear()
+        except OSError:
+            pass  # the same lines still reach stderr (Snakemake's own log)
 
 
 class Job:
-    def __init__(self, smk, config_used: dict | None = None, record_inputs=None):
+    def __init__(self, smk, config_used: dict | None = None):
         self.smk = smk
         self.config_used = config_used or {}
         self.extra: dict = {}
         self.started = provenance.now()
         self.t0 = time.time()
         self.log = logging.getLogger(f"infofrag.{smk.rule}")
-        self._record_inputs = record_inputs
 
     @property
     def outputs(self) -> list[str]:
         prov = str(self.smk.output.prov)
-        return [p for p in _paths(self.smk.output) if p != prov]
+        return [str(p) for p in self.smk.output if str(p) != prov]
+
+    @property
+    def inputs(self) -> list[str]:
+        return [str(p) for p in self.smk.input]
+
+    @property
+    def external_inputs(self) -> list[str]:
+        out = []
+        for name in EXTERNAL_INPUTS:
+            files = getattr(self.smk.input, name, None)
+            if files:
+                out += [str(files)] if isinstance(files, (str, Path)) else [str(p) for p in files]
+        return out
 
     def __enter__(self):
         handlers = [logging.StreamHandler(sys.stderr)]
         if len(self.smk.log):
             Path(self.smk.log[0]).parent.mkdir(parents=True, exist_ok=True)
-            handlers.append(logging.FileHandler(self.smk.log[0], mode="w"))
+            handlers.append(_LogFile(self.smk.log[0]))
         logging.basicConfig(level=logging.INFO, handlers=handlers, force=True,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.captureWarnings(True)
         wc = dict(self.smk.wildcards.items())
         self.log.info("rule %s %s: %d input(s) -> %s", self.smk.rule, wc or "",
                       len(self.smk.input), ", ".join(self.outputs))
         try:
+            external = set(self.external_inputs)
             for path in self.inputs:
-                if provenance.find_record(path) is not None:
+                if path not in external:
                     provenance.verify(path)  # raises IntegrityError naming the file
         except Exception as exc:  # __exit__ is not called when __enter__ raises: log it here
             self.log.error("rule %s failed: %s: %s", self.smk.rule, type(exc).__name__, exc)
             raise
         return self
 
-    @property
-    def inputs(self) -> list[str]:
-        if self._record_inputs is not None:
-            return [str(p) for p in self._record_inputs]
-        return _paths(self.smk.input)
-
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None:
             self.log.error("rule %s failed: %s: %s", self.smk.rule, exc_type.__name__, exc)
             return False
+        from .atomic import write_json
+
         record = provenance.make_record(
             rule=self.smk.rule, wildcards=dict(self.smk.wildcards.items()), outputs=self.outputs,
             inputs=self.inputs, config_used=self.config_used, started=self.started,
-            extra=self.extra)
-        provenance.write_json_atomic(self.smk.output.prov, record)
+            extra=self.extra, external=self.external_inputs, record_at=self.smk.output.prov,
+            results_dir=self.smk.config.get("results_dir"))
+        write_json(self.smk.output.prov, record)
         self.log.info("rule %s done in %.1f s", self.smk.rule, time.time() - self.t0)
         return False

@@ -33,7 +33,9 @@ rule boost:
         mem_mb=8000,
         runtime=120,
     params:
-        settings=config["boost"],
+        settings=canonical(config["boost"]),
+        info_threshold=config["hotspots"]["info_threshold"],
+        fingerprints=fingerprint_table(),
         code=CODE["boost"],
     script:
         "../scripts/boost.py"

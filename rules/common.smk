@@ -1,20 +1,23 @@
-# Config validation, the ensemble's members and blocks, and path helpers shared by all rules.
+# Config validation, the ensemble's members and blocks, code and data digests, path helpers.
 import sys
 from pathlib import Path
 
 # This checkout's package (the rule scripts do the same through scripts/_checkout.py).
 sys.path.insert(0, str(Path(workflow.basedir)))
 
-from snakemake.utils import validate, min_version
+from snakemake.utils import min_version
 
 from infofrag import config as ifc
-from infofrag.provenance import package_digest
+from infofrag.provenance import code_digest, sha256_file
+from infofrag.values import canonical
 
 min_version("9.0")
 
-# Schema first (types, ranges, names; fills defaults), then what a schema cannot say.
-validate(config, Path(workflow.basedir) / "config" / "schema.yaml")
-ifc.check_semantics(config)
+# Schema (types, ranges, names; integral floats as integers; defaults filled), then what a
+# schema cannot say; in place, since `config` is Snakemake's own object.
+_valid = ifc.validate(config)
+config.clear()
+config.update(_valid)
 # User dataset files: checked once, up front (not again in every job).
 if workflow.is_main_process:
     ifc.check_dataset_files(config)
@@ -23,22 +26,28 @@ RESULTS = config["results_dir"]
 MEMBERS = ifc.member_table(config)
 BLOCKS = {b.name: b for b in ifc.blocks(config)}
 BLOCK_PAIRS = ifc.block_pairs(config)
-# Files a user brings (dataset.path, dataset.labels_path): inputs of the jobs that read them,
-# so replacing one reruns what depends on it and its digest lands in the provenance.
-DATASET_FILES = [
-    config["dataset"][k] for k in ("path", "labels_path") if k in config["dataset"]
-]
+# Files a user brings: inputs of the jobs that read them, and their content digests params of
+# those jobs, so that replacing a file's content reruns what depends on it (whatever its mtime).
+DATASET_FILES = ifc.dataset_files(config)
+DATA_DIGESTS = {f: sha256_file(f) for f in DATASET_FILES}
 
 # Code versions: Snakemake does not track imported package code, so each rule carries the
-# digest of the modules that decide its numbers as a param; changing them reruns exactly
-# the rules that use them.
+# digest of its script and of the infofrag modules the script imports (their behaviour, not
+# their comments) as a param; changing them reruns exactly the rules they decide.
 CODE = {
-    "data": package_digest(["data.py"]),
-    "train": package_digest(["data.py", "models.py", "train.py"]),
-    "encode": package_digest(["models.py", "train.py", "metrics.py"]),
-    "estimators": package_digest(["estimators.py"]),
-    "hotspots": package_digest(["estimators.py", "hotspots.py", "figures.py"]),
-    "boost": package_digest(["estimators.py", "boost.py", "figures.py"]),
+    name: code_digest(Path(workflow.basedir) / "scripts" / f"{name}.py")
+    for name in (
+        "sample",
+        "train",
+        "encode",
+        "scores",
+        "fingerprint",
+        "similarity",
+        "gather",
+        "hotspots",
+        "boost",
+        "summary",
+    )
 }
 
 
@@ -54,20 +63,34 @@ def R(path):
     return f"{RESULTS}/{path}"
 
 
-def member_channels(name):
-    return range(MEMBERS[name].latent_dim)
+def member_params(wc):
+    """The settings that decide a member's weights (canonical: key order never matters)."""
+    return canonical(MEMBERS[wc.member].train_config())
+
+
+def fingerprint_path(member, channel):
+    return R(f"fingerprints/{member}/ch{channel}.zarr")
 
 
 def fingerprints_of(member_names):
     return [
-        R(f"fingerprints/{m}/ch{c}.zarr")
+        fingerprint_path(m, c)
         for m in member_names
-        for c in member_channels(m)
+        for c in range(MEMBERS[m].latent_dim)
     ]
 
 
 def all_fingerprints():
     return fingerprints_of(MEMBERS)
+
+
+def fingerprint_table():
+    """{channel id: fingerprint store} of every channel of the ensemble."""
+    return {
+        f"{m}/{c}": fingerprint_path(m, c)
+        for m in MEMBERS
+        for c in range(MEMBERS[m].latent_dim)
+    }
 
 
 def shard_path(pair):

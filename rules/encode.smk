@@ -18,7 +18,7 @@ rule encode:
         mem_mb=4000,
         runtime=30,
     params:
-        member=lambda wc: MEMBERS[wc.member].train_config(),
+        member=member_params,
         code=CODE["encode"],
     script:
         "../scripts/encode.py"
@@ -43,6 +43,6 @@ rule scores:
         mem_mb=4000,
         runtime=lambda wc, attempt: 10 * attempt,
     params:
-        code=CODE["encode"],
+        code=CODE["scores"],
     script:
         "../scripts/scores.py"

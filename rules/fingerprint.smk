@@ -17,6 +17,6 @@ rule fingerprint:
         mem_mb=2000,
         runtime=lambda wc, attempt: 5 * attempt,
     params:
-        code=CODE["estimators"],
+        code=CODE["fingerprint"],
     script:
         "../scripts/fingerprint.py"

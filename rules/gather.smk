@@ -17,10 +17,10 @@ rule gather:
         mem_mb=8000,
         runtime=30,
     params:
-        pairs=BLOCK_PAIRS,
-        blocks={name: list(b.members) for name, b in BLOCKS.items()},
-        members={name: m.train_config() for name, m in MEMBERS.items()},
+        members={name: canonical(m.train_config()) for name, m in MEMBERS.items()},
         n_channels={name: m.latent_dim for name, m in MEMBERS.items()},
-        code=CODE["estimators"],
+        fingerprints=fingerprint_table(),
+        scores={m: R(f"scores/{m}.json") for m in MEMBERS},
+        code=CODE["gather"],
     script:
         "../scripts/gather.py"

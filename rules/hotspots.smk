@@ -33,7 +33,9 @@ rule hotspots:
         mem_mb=8000,
         runtime=30,
     params:
-        settings=config["hotspots"],
+        settings=canonical(config["hotspots"]),
+        models={m: R(f"members/{m}/model.pt") for m in MEMBERS},
+        posteriors={m: R(f"posteriors/{m}.zarr") for m in MEMBERS},
         code=CODE["hotspots"],
     script:
         "../scripts/hotspots.py"

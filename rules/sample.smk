@@ -15,8 +15,9 @@ rule sample:
         mem_mb=4000,
         runtime=20,
     params:
-        dataset=config["dataset"],
-        sample=config["sample"],
-        code=CODE["data"],
+        dataset=canonical(config["dataset"]),
+        sample=canonical(config["sample"]),
+        data_digests=DATA_DIGESTS,
+        code=CODE["sample"],
     script:
         "../scripts/sample.py"

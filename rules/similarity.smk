@@ -18,6 +18,6 @@ rule similarity:
     params:
         rows=lambda wc: fingerprints_of(BLOCKS[wc.block_a].members),
         cols=lambda wc: fingerprints_of(BLOCKS[wc.block_b].members),
-        code=CODE["estimators"],
+        code=CODE["similarity"],
     script:
         "../scripts/similarity.py"

@@ -19,8 +19,9 @@ rule train:
         # Minutes; a job SLURM kills at its limit is resubmitted with more time and resumes.
         runtime=lambda wc, attempt: MEMBERS[wc.member].runtime_min * attempt,
     params:
-        member=lambda wc: MEMBERS[wc.member].train_config(),
-        dataset=config["dataset"],
+        member=member_params,
+        dataset=canonical(config["dataset"]),
+        data_digests=DATA_DIGESTS,
         code=CODE["train"],
         resume_dir=lambda wc: R(f"members/{wc.member}/.resume"),
     script:

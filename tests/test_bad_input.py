@@ -328,7 +328,7 @@ def test_model_giving_nan_posteriors(done, tmp_path):
     (stale, as its checkpoint changed) is touched."""
     import torch
 
-    from infofrag import train
+    from infofrag.train import checkpoints as train
 
     work = copy_run(done, tmp_path / "w")
     ckpt = work / RES / "members" / "b4_s0" / "model.pt"

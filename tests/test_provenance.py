@@ -9,15 +9,16 @@ import pytest
 import xarray as xr
 
 from infofrag import provenance as pv
-from infofrag.store import StoreError, atomic_path, open_dataset, write_dataset
+from infofrag.atomic import atomic_path, write_json
+from infofrag.store import StoreError, open_dataset, write_dataset
 
 
-def _job(tmp_path, name, inputs, make):
+def _job(tmp_path, name, inputs, make, external=()):
     out = tmp_path / name
     make(out)
     rec = pv.make_record(rule=name.split(".")[0], wildcards={}, outputs=[out], inputs=inputs,
-                         config_used={"sample": {"seed": 1}}, started=pv.now())
-    pv.write_json_atomic(pv.record_path(out), rec)
+                         config_used={"sample": {"seed": 1}}, started=pv.now(), external=external)
+    write_json(pv.record_path(out), rec)
     return out
 
 
@@ -25,7 +26,8 @@ def _job(tmp_path, name, inputs, make):
 def chain(tmp_path):
     cfg = tmp_path / "user.bin"
     cfg.write_bytes(b"raw data")
-    a = _job(tmp_path, "a.zarr", [cfg], lambda p: write_dataset(p, xr.Dataset({"x": ("i", np.arange(5.0))})))
+    a = _job(tmp_path, "a.zarr", [cfg], lambda p: write_dataset(p, xr.Dataset({"x": ("i", np.arange(5.0))})),
+             external=[cfg])
     b = _job(tmp_path, "b.txt", [a], lambda p: p.write_text("derived"))
     c = _job(tmp_path, "c.json", [b, a], lambda p: p.write_text("{}"))
     return cfg, a, b, c
@@ -49,7 +51,9 @@ def test_record_has_what_produced_it(chain):
         assert key in rec
     assert rec["code"]["package_digest"]
     assert rec["packages"]["numpy"] == np.__version__
-    assert {e["path"] for e in rec["inputs"]} == {str(a), str(b)}
+    # paths relative to the record's own directory: the tree can be moved or copied
+    assert {e["path"] for e in rec["inputs"]} == {"a.zarr", "b.txt"}
+    assert {pv.resolve(pv.record_path(c), e["path"]) for e in rec["inputs"]} == {a, b}
     assert all(e["record"] for e in rec["inputs"])
 
 
@@ -72,22 +76,22 @@ def test_verify_detects_damaged_zarr_chunk(chain):
 
 
 def test_verify_finds_relative_records_from_anywhere(tmp_path, monkeypatch):
-    """Jobs record outputs relative to the workflow directory; a store can still be checked by
-    absolute path or from another working directory, and damage is still found."""
+    """Records name outputs relative to their own directory; a store can be checked by absolute
+    path or from another working directory, and damage is still found."""
     wf = tmp_path / "wf"
     (wf / "results").mkdir(parents=True)
     monkeypatch.chdir(wf)
     rel = Path("results") / "s.zarr"
     write_dataset(rel, xr.Dataset({"x": ("i", np.arange(3.0))}))
     rec = pv.make_record(rule="s", wildcards={}, outputs=[rel], inputs=[], config_used={}, started=pv.now())
-    pv.write_json_atomic(pv.record_path(rel), rec)
-    assert list(pv.read_record(pv.record_path(rel))["outputs"]) == [str(rel)]
+    write_json(pv.record_path(rel), rec)
+    assert list(pv.read_record(pv.record_path(rel))["outputs"]) == ["s.zarr"]
     monkeypatch.chdir(tmp_path)
     pv.verify(wf / rel)
     pv.verify(Path("wf") / rel)
     assert open_dataset(wf / rel)["x"].values.tolist() == [0.0, 1.0, 2.0]
     (wf / "results" / "other.txt").write_text("x")  # a sibling no record lists
-    pv.write_json_atomic(pv.record_path(wf / "results" / "other.txt"), rec)
+    write_json(pv.record_path(wf / "results" / "other.txt"), rec)
     with pytest.raises(pv.IntegrityError, match="not among the outputs recorded"):
         pv.verify(wf / "results" / "other.txt")
 

@@ -7,9 +7,10 @@ import numpy as np
 import pytest
 import torch
 
-import infofrag.train as train_mod
-from infofrag.train import (BATCH_BLOCK, CheckpointError, TrainingDivergedError, _resume_path, batch_indices,
+import infofrag.train.batches as train_mod
+from infofrag.train import (BATCH_BLOCK, CheckpointError, TrainingDivergedError, batch_indices,
                             config_hash, encode, load_model, train_member)
+from infofrag.train.checkpoints import resume_path as _resume_path
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -106,7 +107,7 @@ def test_batch_indices_are_a_pure_function():
     assert not np.array_equal(a, batch_indices(2, 7, 1000, 16))
     assert a.min() >= 0 and a.max() < 1000
     # drawn per block of steps; the prefetcher's chunks give the same batches as step by step
-    prefetch = train_mod._Prefetcher(Points(), 1, 16, 5, 5 + 2 * BATCH_BLOCK + 3, pin=False)
+    prefetch = train_mod.Prefetcher(Points(), 1, 16, 5, 5 + 2 * BATCH_BLOCK + 3, pin=False)
     try:
         for step in range(5, 5 + 2 * BATCH_BLOCK + 3):
             np.testing.assert_array_equal(prefetch.get(step).numpy(),

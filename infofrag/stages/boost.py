@@ -1,0 +1,131 @@
+"""Stage ``boost``: fuse target channels into one representation; the circle ensemble-size sweep."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import numpy as np
+
+from .. import figures, store
+from ..atomic import write_json
+from ..store.fingerprint import channel_id
+
+log = logging.getLogger(__name__)
+
+
+def choose_targets(sim, hot: dict, target: str, info_threshold: float, beta=None):
+    """The channel ids to fuse, and a message when there are none.
+
+    ``hotspots``: each hotspot's representative; ``ensemble``: every channel above the
+    information threshold; ``beta``: those of one beta."""
+    if target == "hotspots":
+        if hot.get("status") != "ok" or not hot.get("hotspots"):
+            return [], f"no hotspot to fuse: {hot.get('message') or hot.get('status')}"
+        return [channel_id(h["representative"]["member"], h["representative"]["channel"])
+                for h in hot["hotspots"]], ""
+    keep = sim["info_bits"].values > info_threshold
+    if target == "beta":
+        keep &= np.isclose(sim["beta"].values, float(beta))
+    chosen = [str(c) for c in sim["channel_id"].values[keep]]
+    if not chosen:
+        return [], f"no channel above {info_threshold} bits to fuse for target '{target}'"
+    return chosen, ""
+
+
+def compare_with_channels(sim, targets: list, fused_bits) -> dict:
+    """The fused representation's information next to its targets' and every channel's."""
+    info = dict(zip((str(c) for c in sim["channel_id"].values), sim["info_bits"].values.tolist()))
+    target_info = [info[t] for t in targets]
+    best_channel = float(np.nanmax(sim["info_bits"].values))
+    more = fused_bits is not None
+    return {"fused_info_bits": fused_bits, "best_single_info_bits": max(target_info),
+            "mean_single_info_bits": float(np.mean(target_info)),
+            "more_information_than_any_target": bool(more and fused_bits > max(target_info)),
+            "best_channel_info_bits": best_channel,
+            "more_information_than_any_channel": bool(more and fused_bits > best_channel)}
+
+
+def factor_nmi(mu, logvar, sample) -> dict:
+    """The fused representation's NMI with each ground-truth factor of the sample."""
+    from ..estimators import bhattacharyya, labels_to_distances, similarity
+
+    D = bhattacharyya(np.asarray(mu, np.float64), np.asarray(logvar, np.float64))
+    nmi, _ = similarity(D[None], labels_to_distances(sample.factors.T))
+    return {f: float(v) for f, v in zip(sample.factor_names, nmi[0])}
+
+
+def circle_sweep(sim, sample, fingerprints: dict, settings: dict, info_threshold: float):
+    """Fusions of random sub-ensembles of growing size (circle data only): (rows, message)."""
+    from ..circle_fusion import ensemble_size_sweep
+
+    if sample.dataset != "circle":
+        return [], "the ensemble-size sweep needs the circle dataset"
+    keep = [str(c) for c, b in zip(sim["channel_id"].values, sim["info_bits"].values) if b > info_threshold]
+    if len(keep) < 2:
+        return [], "fewer than two informative channels: no ensemble-size sweep"
+    angles = np.arctan2(sample.x[:, 1], sample.x[:, 0])
+    D, _ = store.fingerprint.read_distances([fingerprints[k] for k in keep], check=False)
+    rows = ensemble_size_sweep(D, sizes=settings["ensemble_sizes"], repeats=settings["repeats"],
+                               objectives=settings["objectives"], angles=angles, seed=settings["seed"],
+                               dim=settings["dim"], steps=settings["steps"], lr=settings["lr"])
+    return rows, None
+
+
+def run(similarity_path, hotspots_path, sample_path, fingerprints: dict, settings: dict,
+        info_threshold: float, out: dict, threads: int = 1) -> dict:
+    """settings: the config's ``boost`` section; fingerprints: {channel id: store};
+    out: paths store, json, curve, picture, continuity."""
+    import torch
+
+    from ..boost import fuse
+
+    torch.set_num_threads(threads)
+    sim = store.similarity.read(similarity_path, check=False)  # inputs verified by the job
+    hot = json.loads(open(hotspots_path).read())
+    sample = store.sample.read(sample_path, check=False)
+    targets, message = choose_targets(sim, hot, settings["target"], info_threshold, settings.get("beta"))
+    result = {"target": settings["target"], "objective": settings["objective"], "dim": settings["dim"],
+              "n_targets": len(targets),
+              "targets": [{"member": t.rsplit("/", 1)[0], "channel": int(t.rsplit("/", 1)[1])} for t in targets]}
+    mu = logvar = np.zeros((sample.n, settings["dim"]), np.float32)
+    curve = []
+    if targets:
+        D, _ = store.fingerprint.read_distances([fingerprints[t] for t in targets], check=False)
+        fused = fuse(D, dim=settings["dim"], objective=settings["objective"], steps=settings["steps"],
+                     lr=settings["lr"], seed=settings["seed"])
+        mu, logvar, curve = fused.mu, fused.logvar, list(fused.curve)
+        summary = fused.summary()
+        result.update(status=fused.status, message=fused.message, fusion=summary,
+                      **compare_with_channels(sim, targets, summary["info_bits"]))
+        if fused.status == "ok" and sample.factor_names:
+            result["factor_nmi"] = factor_nmi(mu, logvar, sample)
+    else:
+        result.update(status="skipped", message=message)
+    if result["status"] != "ok":
+        log.warning("boost: %s", result["message"])
+    rows, sweep_message = [], None
+    if settings["ensemble_sizes"]:
+        rows, sweep_message = circle_sweep(sim, sample, fingerprints, settings, info_threshold)
+        result["sweep"] = rows
+        if sweep_message:
+            result["sweep_message"] = sweep_message
+            log.warning("boost: %s", sweep_message)
+    write_outputs(result, mu, logvar, curve, sample, rows, sweep_message, settings, out)
+    return {"status": result["status"]}
+
+
+def write_outputs(result, mu, logvar, curve, sample, rows, sweep_message, settings, out) -> None:
+    store.fused.write(out["store"], mu, logvar, curve, result["status"], result.get("message"),
+                      settings["objective"], settings["target"])
+    figures.plot_objective_curve(curve, out["curve"], objective=settings["objective"],
+                                 message=result.get("message"))
+    if sample.factor_names:
+        col = "x" if "x" in sample.factor_names else sample.factor_names[0]
+        colour, label = sample.factors[:, sample.factor_names.index(col)], col
+    else:
+        colour, label = None, ""
+    figures.plot_fusion(mu, logvar, colour, label, out["picture"],
+                        message=None if result["status"] == "ok" else result["message"])
+    figures.plot_continuity(rows, out["continuity"], message=sweep_message)
+    write_json(out["json"], result)

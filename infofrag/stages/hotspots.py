@@ -1,0 +1,53 @@
+"""Stage ``hotspots``: OPTICS on the channel distances; the table, the figures, the traversals."""
+
+from __future__ import annotations
+
+import logging
+
+from .. import figures, hotspots, store
+
+log = logging.getLogger(__name__)
+
+
+def traversal_images(result: dict, models: dict, posteriors: dict, n_steps: int):
+    """Latent traversals of each hotspot's representative: ({row label: images}, message).
+
+    ``models``/``posteriors``: {member name: path}. Returns no images and a message when the data
+    are not images or there is no hotspot."""
+    from .. import train
+    from ..models import traverse
+
+    if not result.get("hotspots"):
+        return {}, result.get("message", "no hotspots")
+    images = {}
+    for h in result["hotspots"]:
+        rep = h["representative"]
+        model, meta = train.load_model(models[rep["member"]])
+        mu = store.posteriors.read(posteriors[rep["member"]], check=False).mu  # verified by the job
+        strip = traverse(model, mu, rep["channel"], n_steps=n_steps,
+                         likelihood=meta.get("likelihood", "bernoulli"))
+        if strip.ndim < 3:
+            return {}, "the data are not images: no traversal pictures (see the fused embedding instead)"
+        images[f"hotspot {h['id']}: {rep['member']} ch{rep['channel']}"] = strip
+    return images, None
+
+
+def run(similarity_path, models: dict, posteriors: dict, settings: dict, out: dict,
+        threads: int = 1) -> dict:
+    """settings: the config's ``hotspots`` section; out: paths json, csv, overview, per_beta,
+    traversals."""
+    import torch
+
+    torch.set_num_threads(threads)
+    sim = store.similarity.read(similarity_path, check=False)  # verified by the job
+    result = hotspots.find_hotspots(
+        sim, info_threshold=settings["info_threshold"], distance=settings["distance"],
+        min_samples=settings["min_samples"], xi=settings["xi"],
+        min_cluster_size=settings.get("min_cluster_size"), cluster_method=settings["cluster_method"],
+        eps=settings.get("eps"))
+    hotspots.write_hotspots(result, out["json"], out["csv"])
+    figures.plot_hotspot_overview(sim, result, out["overview"])
+    figures.plot_per_beta(result, out["per_beta"])
+    images, message = traversal_images(result, models, posteriors, settings["traversal_steps"])
+    figures.plot_traversals(images, out["traversals"], message=message)
+    return {"status": result["status"], "n_hotspots": len(result.get("hotspots", []))}

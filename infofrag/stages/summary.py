@@ -1,0 +1,137 @@
+"""Stage ``summary``: the report's front page (hotspot table, boosting, scores, provenance)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+
+from .. import store
+from ..atomic import write_text
+from ..provenance import find_record, read_record
+
+STYLE = ("body{font-family:sans-serif;max-width:1100px} table{border-collapse:collapse;font-size:13px}"
+         "td,th{border:1px solid #bbb;padding:3px 6px;text-align:right} th{background:#eee}"
+         ".warn{color:#a40}")
+SCORE_KEYS = ["member", "beta", "seed", "mig", "sap", "dci_disentanglement", "dci_completeness",
+              "dci_informativeness"]
+BOOST_KEYS = ["status", "target", "objective", "n_targets", "dim", "fused_info_bits",
+              "best_single_info_bits", "mean_single_info_bits", "best_channel_info_bits", "factor_nmi"]
+
+
+def fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3f}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(fmt(x) for x in v)
+    if isinstance(v, dict):
+        return ", ".join(f"{k}: {fmt(x)}" for k, x in v.items())
+    return "" if v is None else str(v)
+
+
+class Page:
+    """An HTML page built as a tree (text is escaped by the serialiser, never by hand)."""
+
+    def __init__(self, title: str):
+        self.html = ET.Element("html")
+        head = ET.SubElement(self.html, "head")
+        ET.SubElement(head, "meta", charset="utf-8")
+        ET.SubElement(head, "title").text = title
+        ET.SubElement(head, "style").text = STYLE
+        self.body = ET.SubElement(self.html, "body")
+
+    def add(self, tag: str, text: str = "", cls: str | None = None) -> ET.Element:
+        el = ET.SubElement(self.body, tag, **({"class": cls} if cls else {}))
+        el.text = text
+        return el
+
+    def table(self, rows: list, headers: list) -> None:
+        t = ET.SubElement(self.body, "table")
+        tr = ET.SubElement(ET.SubElement(t, "thead"), "tr")
+        for h in headers:
+            ET.SubElement(tr, "th").text = str(h)
+        body = ET.SubElement(t, "tbody")
+        for r in rows:
+            tr = ET.SubElement(body, "tr")
+            for h in headers:
+                ET.SubElement(tr, "td").text = fmt(r.get(h))
+
+    def code_paragraph(self, before: str, code: str, after: str = "") -> None:
+        p = self.add("p", before)
+        c = ET.SubElement(p, "code")
+        c.text = code
+        c.tail = after
+
+    def render(self) -> str:
+        return "<!DOCTYPE html>\n" + ET.tostring(self.html, encoding="unicode", method="html")
+
+
+def hotspot_rows(hot: dict) -> list:
+    rows = []
+    for h in hot.get("hotspots", []):
+        rep = h.get("representative") or {}
+        row = {"id": h.get("id"), "size": h.get("size"), "fraction of members": h.get("fraction_members"),
+               "bits": h.get("info_bits_mean"), "NMI within": h.get("nmi_mean"), "NMI sd": h.get("nmi_std"),
+               "betas": h.get("betas"), "representative": f"{rep.get('member')} ch{rep.get('channel')}"}
+        row.update({f"NMI {f}": v for f, v in (h.get("factor_nmi") or {}).items()})
+        rows.append(row)
+    return rows
+
+
+def boost_sentence(boost: dict) -> str | None:
+    fused, best = boost.get("fused_info_bits"), boost.get("best_channel_info_bits")
+    if boost.get("status") != "ok" or fused is None or best is None:
+        return None
+    more = "more" if boost.get("more_information_than_any_channel") else "not more"
+    return (f"The fused representation carries {fused:.3f} bits: {more} than any single channel of the "
+            f"ensemble (best {best:.3f} bits; best of the fused targets {boost['best_single_info_bits']:.3f} bits).")
+
+
+def provenance_rows(paths: dict) -> list:
+    rows = []
+    for label, path in paths.items():
+        rec = read_record(find_record(path))
+        rows.append({"result": label, "rule": rec["rule"], "sha256": list(rec["outputs"].values())[0][:16],
+                     "inputs": len(rec["inputs"]), "git commit": (rec["code"]["git_commit"] or "")[:10],
+                     "dirty": rec["code"]["git_dirty"], "package digest": rec["code"]["package_digest"],
+                     "host": rec["host"], "finished": rec["finished"]})
+    return rows
+
+
+def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html) -> dict:
+    sim = store.similarity.read(similarity_path, check=False)  # inputs verified by the job
+    hot = json.loads(open(hotspots_path).read())
+    boost = json.loads(open(boost_path).read())
+    page = Page("infofrag summary")
+    page.add("h1", "infofrag summary")
+    page.add("p", f"{sim.attrs['n_members']} ensemble members, {sim.attrs['n_channels']} channels, "
+                  f"{hot['n_informative']} informative (more than {hot['info_threshold']:g} bits).")
+    page.add("h2", "Hotspots")
+    if hot.get("status") != "ok":
+        page.add("p", hot.get("message") or hot.get("status", ""), cls="warn")
+    rows = hotspot_rows(hot)
+    if rows:
+        page.table(rows, list(rows[0]))
+    page.add("h2", "Boosting")
+    if boost.get("status") != "ok":
+        page.add("p", str(boost.get("message") or boost.get("status")), cls="warn")
+    page.table([{k: boost.get(k) for k in BOOST_KEYS}], BOOST_KEYS)
+    if sentence := boost_sentence(boost):
+        page.add("p", sentence)
+    page.add("h2", "Disentanglement scores per member (MIG, SAP, DCI)")
+    member_info = {str(m): (float(b), int(s)) for m, b, s in
+                   zip(sim["member"].values, sim["beta"].values, sim["seed"].values)}
+    srows = []
+    for p in score_paths:
+        s = json.loads(open(p).read())
+        beta, seed = member_info.get(s["member"], (None, None))
+        srows.append({**s, "beta": beta, "seed": seed})
+    page.table(srows, SCORE_KEYS)
+    page.add("h2", "Provenance")
+    page.code_paragraph("Every result's record (*.prov.json) names its inputs by sha256; check the chain "
+                        "with ", "python -m infofrag audit results/hotspots/hotspots.json --config <config>", ".")
+    page.table(provenance_rows({"similarity.zarr": similarity_path, "hotspots.json": hotspots_path,
+                                "boost.json": boost_path}), ["result", "rule", "sha256", "inputs",
+                                                             "git commit", "dirty", "package digest",
+                                                             "host", "finished"])
+    write_text(out_html, page.render())
+    return {}

@@ -1,0 +1,13 @@
+"""Storage: the Zarr layouts of the pipeline, each in one module with its writer and reader.
+
+``sample`` (the fingerprint sample), ``posteriors`` (a member's posteriors), ``fingerprint``
+(one channel), ``shard`` (one block pair), ``similarity`` (the gathered store), ``fused`` (the
+fused representation); generic reading and writing in :mod:`.zarr_io`.
+"""
+
+from ..errors import StoreError
+from . import fingerprint, fused, posteriors, sample, shard, similarity
+from .zarr_io import finite, open_dataset, require, strings, write_dataset
+
+__all__ = ["StoreError", "fingerprint", "fused", "posteriors", "sample", "shard", "similarity",
+           "finite", "open_dataset", "require", "strings", "write_dataset"]

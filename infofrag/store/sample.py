@@ -1,0 +1,62 @@
+"""``sample.zarr``: the fingerprint sample, shared by every member.
+
+Variables: ``x`` (sample, x0, ...) float32 inputs; ``factors`` (sample, factor) int64 class
+labels; ``indices`` (sample) the points' indices in the dataset. Attrs: dataset, likelihood,
+input_shape, dataset_size, factor_sizes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from .zarr_io import open_dataset, strings, write_dataset
+
+
+@dataclasses.dataclass(frozen=True)
+class Sample:
+    x: np.ndarray
+    factors: np.ndarray  # [N, F]
+    factor_names: list
+    indices: np.ndarray
+    dataset: str
+    likelihood: str
+    input_shape: tuple
+    dataset_size: int
+    factor_sizes: tuple
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+
+def write(path, drawn: dict, dataset) -> None:
+    """``drawn`` as :func:`infofrag.data.draw_sample` returns it, from ``dataset``."""
+    import xarray as xr
+
+    x = np.asarray(drawn["x"], dtype=np.float32)
+    names = [str(n) for n in drawn["factor_names"]]
+    x_dims = ("sample",) + tuple(f"x{k}" for k in range(x.ndim - 1))
+    store = xr.Dataset(
+        {
+            "x": (x_dims, x),
+            "factors": (("sample", "factor"),
+                        np.asarray(drawn["factors"], dtype=np.int64).reshape(len(x), len(names))),
+            "indices": ("sample", np.asarray(drawn["indices"], dtype=np.int64)),
+        },
+        coords={"factor": strings(names)},
+        attrs={"dataset": dataset.name, "likelihood": dataset.likelihood,
+               "input_shape": [int(s) for s in dataset.input_shape], "dataset_size": int(dataset.n),
+               "factor_sizes": [int(v) for v in getattr(dataset, "factor_sizes", ())]},
+    )
+    write_dataset(path, store)
+
+
+def read(path, check: bool = True) -> Sample:
+    ds = open_dataset(path, check=check)
+    return Sample(x=ds["x"].values, factors=ds["factors"].values,
+                  factor_names=[str(f) for f in ds["factor"].values], indices=ds["indices"].values,
+                  dataset=str(ds.attrs["dataset"]), likelihood=str(ds.attrs["likelihood"]),
+                  input_shape=tuple(ds.attrs["input_shape"]), dataset_size=int(ds.attrs["dataset_size"]),
+                  factor_sizes=tuple(ds.attrs.get("factor_sizes", ())))

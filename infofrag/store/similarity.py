@@ -1,0 +1,67 @@
+"""``similarity.zarr``: the gathered, labelled similarities of every pair of channels.
+
+Variables: ``nmi``, ``vi`` (bits), ``i_joint`` (I(UV;X), bits) over (a, b), where a and b index
+the same channels in member order, then channel index; ``factor_nmi`` (a, factor); per member
+(dim ``member_id``) the disentanglement scores that every member has (mig, sap, dci_*).
+Coords on a: channel_id, member, beta, seed, channel, info_bits, self_info_bits.
+Written once, by the gather stage, with consolidated metadata (many readers).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .zarr_io import open_dataset, strings, write_dataset
+
+PAIR_VARIABLES = ("nmi", "vi", "i_joint")
+SCORE_KEYS = ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness")
+
+
+def build(ids: list, pairs: dict, fingerprints: dict, members: dict, scores: dict):
+    """The store as an xarray Dataset.
+
+    ids: channel ids in store order; pairs: {variable: [M, M] matrix} for :data:`PAIR_VARIABLES`;
+    fingerprints: {channel id: Fingerprint}; members: {member name: its settings (beta, seed)},
+    in member order; scores: {member name: scores dict}.
+    """
+    import xarray as xr
+
+    M = len(ids)
+    fps = [fingerprints[k] for k in ids]
+    factors = fps[0].factor_names if fps else []
+    member_of = [f.member for f in fps]
+    names = list(members)
+    score_vars = {}
+    for key in SCORE_KEYS:
+        vals = [scores.get(m, {}).get(key) for m in names]
+        if vals and all(isinstance(v, (int, float)) for v in vals):
+            score_vars[key] = ("member_id", np.array(vals, dtype=np.float64))
+    return xr.Dataset(
+        {
+            **{v: (("a", "b"), np.asarray(pairs[v], dtype=np.float64)) for v in PAIR_VARIABLES},
+            "factor_nmi": (("a", "factor"), np.stack([f.factor_nmi for f in fps]).reshape(M, len(factors))),
+            **score_vars,
+        },
+        coords={
+            "a": np.arange(M), "b": np.arange(M), "factor": strings(factors),
+            "channel_id": ("a", strings(ids)),
+            "member": ("a", strings(member_of)),
+            "beta": ("a", np.array([members[m]["beta"] for m in member_of], dtype=np.float64)),
+            "seed": ("a", np.array([members[m]["seed"] for m in member_of], dtype=np.int64)),
+            "channel": ("a", np.array([f.channel for f in fps], dtype=np.int64)),
+            "info_bits": ("a", np.array([f.info_bits for f in fps], dtype=np.float64)),
+            "self_info_bits": ("a", np.array([f.self_info_bits for f in fps], dtype=np.float64)),
+            "member_id": strings(names),
+        },
+        attrs={"n_members": len(names), "n_channels": M, "units_vi": "bits",
+               "description": "Generalised NMI and VI (bits) between every pair of channels "
+                              "(arXiv:2405.21042); a and b index the same channels."},
+    )
+
+
+def write(path, ds) -> None:
+    write_dataset(path, ds)
+
+
+def read(path, check: bool = True):
+    return open_dataset(path, check=check)
