@@ -664,3 +664,53 @@ def test_mixed_precision_inputs_are_promoted():
     nmi64, vi64 = infofrag.similarity(D32.astype(np.float64), F64)
     np.testing.assert_allclose(nmi, nmi64, atol=1e-12)
     np.testing.assert_allclose(vi, vi64, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# float32 fingerprints computed in float64
+# ---------------------------------------------------------------------------------------------
+
+
+def _weak_and_informative_float32(N=120, seed=13):
+    """float32 fingerprints of channels from ~1e-5 bits (centred rows) to several bits."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, size=N)
+    mu = np.stack([s * np.sin(2 * x + s) for s in (3e-3, 0.1, 1.0, 20.0)])[:, :, None]
+    return infofrag.bhattacharyya(mu, np.zeros_like(mu)).astype(np.float32)
+
+
+@pytest.mark.parametrize("as_torch", [False, True])
+def test_float32_fingerprints_with_dtype_float64(as_torch):
+    """dtype=float64 on float32 input computes in float64: the same numbers as float64 input."""
+    D = _weak_and_informative_float32()
+    conv = (lambda a: torch.from_numpy(a)) if as_torch else (lambda a: a)  # noqa: E731
+    for args in ((D,), (D[:2], D[2:])):
+        got = infofrag.similarity_terms(*map(conv, args), dtype=np.float64)
+        want = infofrag.similarity_terms(*(conv(a.astype(np.float64)) for a in args))
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(np.asarray(g), np.asarray(w))
+
+
+def test_float64_retry_of_float32_input(monkeypatch):
+    """A float32 run with a non-finite sum is recomputed in float64 from the float32 input."""
+    from infofrag.estimators import _similarity
+
+    D = _weak_and_informative_float32()
+    real = _similarity._fast_terms
+    dtypes = []
+
+    def first_overflows(Da, Db, chunk_rows, max_memory, dtype, device):
+        dtypes.append(dtype)
+        out = real(Da, Db, chunk_rows, max_memory, dtype, device)
+        if dtype == torch.float32:
+            out = (out[0] * math.inf,) + tuple(out[1:])
+        return out
+
+    monkeypatch.setattr(_similarity, "_fast_terms", first_overflows)
+    for args in ((D,), (D[:2], D[2:])):
+        dtypes.clear()
+        nmi, vi = infofrag.similarity(*args)
+        assert dtypes == [torch.float32, torch.float64]
+        want_nmi, want_vi = infofrag.similarity(*(a.astype(np.float64) for a in args))
+        np.testing.assert_array_equal(nmi, want_nmi)
+        np.testing.assert_array_equal(vi, want_vi)

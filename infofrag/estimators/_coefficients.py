@@ -59,7 +59,10 @@ class _Chunk:
             src = src.to(device)
         # X = min(D, cap) (copy into [rows, M, N] layout; the cap: no subnormal numbers, see
         # _max_distance). NaN, -inf or negative distances make its minimum NaN or < 0.
-        torch.clamp(src.permute(1, 0, 2), max=self.cap, out=X)
+        if src.dtype == X.dtype:
+            torch.clamp(src.permute(1, 0, 2), max=self.cap, out=X)
+        else:  # e.g. float32 fingerprints computed in float64 (clamp's out= must match its input)
+            X.copy_(src.permute(1, 0, 2)).clamp_(max=self.cap)
         if not bool(torch.amin(Xall) >= 0):  # (the constant channel is > 0)
             raise _value_error(D[:, i0:i1, :], name, offset=(0, i0)) or ValueError(f"{name} contains invalid values")
         X.neg_()
