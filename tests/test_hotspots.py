@@ -2,6 +2,7 @@
 
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -78,6 +79,19 @@ def make_store(n_members=6, factors=("x", "y"), seed=0, equidistant=False):
     return ds, group
 
 
+def reference_distances(ds, distance):
+    """The documented distances, element by element in plain Python (independent of the code):
+    VI clipped at 0, or -ln NMI with NMI clipped to [1e-12, 1]; each pair's two entries
+    averaged; zero diagonal."""
+    raw = ds["vi" if distance == "vi" else "nmi"].values.tolist()
+    if distance == "vi":
+        f = lambda v: max(v, 0.0)  # noqa: E731
+    else:
+        f = lambda v: -math.log(min(max(v, 1e-12), 1.0))  # noqa: E731
+    M = len(raw)
+    return [[0.0 if i == j else 0.5 * (f(raw[i][j]) + f(raw[j][i])) for j in range(M)] for i in range(M)]
+
+
 def by_members(result):
     return {frozenset(map(tuple, h["members"])): h for h in result["hotspots"]}
 
@@ -101,12 +115,13 @@ def test_finds_the_recurring_fragments(distance):
     assert a["info_bits_min"] <= a["info_bits_mean"] <= a["info_bits_max"]
     assert a["factor_nmi"] == pytest.approx({"x": 0.8, "y": 0.02})
     assert b["factor_nmi"] == pytest.approx({"x": 0.02, "y": 0.7})
-    # The representative is the medoid: least summed distance to the rest of its hotspot.
-    d = channel_distances(ds, distance)
+    # The representative is the medoid: least summed distance to the rest of its hotspot,
+    # the distances worked out here from the store (not with channel_distances).
+    d = reference_distances(ds, distance)
     for h in (a, b):
         idx = h["index"]
-        sums = d[np.ix_(idx, idx)].sum(1)
-        assert h["representative"]["index"] == idx[int(np.argmin(sums))]
+        sums = [sum(d[i][j] for j in idx) for i in idx]
+        assert h["representative"]["index"] == idx[sums.index(min(sums))]
         rep = h["representative"]
         assert [rep["member"], rep["channel"]] in h["members"]
     # The collapsed channels (ch2) never enter OPTICS.
@@ -209,6 +224,107 @@ def test_channel_distances_hygiene():
         assert np.isfinite(d).all() and (d >= 0).all()
         np.testing.assert_array_equal(d, d.T)
         np.testing.assert_array_equal(np.diag(d), 0)
+
+
+def tiny_store(nmi, vi):
+    M = len(nmi)
+    return xr.Dataset(
+        {"nmi": (("a", "b"), np.array(nmi, dtype=float)), "vi": (("a", "b"), np.array(vi, dtype=float))},
+        coords={"member": ("a", [f"m{i}" for i in range(M)]), "channel": ("a", [0] * M),
+                "info_bits": ("a", [1.0] * M)},
+    )
+
+
+def test_channel_distances_pinned_values():
+    """Each documented case with its number worked out by hand: -ln (not log2, not 1 - NMI),
+    the floor 1e-12 (-ln 1e-12 = 27.631021115928547), NMI above 1 clipped to 1, VI clipped at
+    0, the two entries of a pair averaged after the transformation, the diagonal zero."""
+    nmi = [
+        [0.97, 0.5, 0.25, 0.0, 1.02],
+        [0.25, 1.0, math.exp(-1), -0.1, 1e-13],
+        [0.25, math.exp(-1), 1.0, 0.5, 0.5],
+        [0.0, -0.1, 0.5, 1.0, 0.9],
+        [1.02, 1e-13, 0.5, 0.9, 1.0 + 1e-9],
+    ]
+    vi = [
+        [-1e-9, 2.5, -0.2, 0.0, 3.0],
+        [2.5, 0.4, 1.25, 7.0, -0.3],
+        [1.0, 1.25, 0.0, 0.5, 0.75],
+        [0.0, 7.0, 0.5, 0.0, 0.125],
+        [3.0, -0.3, 0.75, 0.125, 0.0],
+    ]
+    ds = tiny_store(nmi, vi)
+    ln2, floor = 0.6931471805599453, 27.631021115928547
+    want_nmi = np.array([
+        [0.0, 1.5 * ln2, 2 * ln2, floor, 0.0],  # (0, 1): (ln 2 + ln 4) / 2, NMI 1.02 -> 1 -> 0
+        [1.5 * ln2, 0.0, 1.0, floor, floor],  # ln e = 1; -0.1 and 1e-13 are floored
+        [2 * ln2, 1.0, 0.0, ln2, ln2],
+        [floor, floor, ln2, 0.0, -math.log(0.9)],
+        [0.0, floor, ln2, -math.log(0.9), 0.0],
+    ])
+    want_vi = np.array([
+        [0.0, 2.5, 0.5, 0.0, 3.0],  # (0, 2): (max(-0.2, 0) + 1.0) / 2
+        [2.5, 0.0, 1.25, 7.0, 0.0],
+        [0.5, 1.25, 0.0, 0.5, 0.75],
+        [0.0, 7.0, 0.5, 0.0, 0.125],
+        [3.0, 0.0, 0.75, 0.125, 0.0],
+    ])
+    np.testing.assert_allclose(channel_distances(ds, "neg_log_nmi"), want_nmi, rtol=1e-14, atol=0)
+    np.testing.assert_allclose(channel_distances(ds, "vi"), want_vi, rtol=1e-14, atol=0)
+    assert -math.log(1e-12) == pytest.approx(floor, rel=1e-15)
+    # and the same numbers element by element from the documented formulas
+    for kind in ("vi", "neg_log_nmi"):
+        np.testing.assert_allclose(channel_distances(ds, kind), reference_distances(ds, kind), rtol=1e-14, atol=0)
+
+
+def test_channel_distances_of_a_random_store_match_the_formulas():
+    ds, _ = make_store(seed=3)
+    for kind in ("vi", "neg_log_nmi"):
+        np.testing.assert_allclose(channel_distances(ds, kind), reference_distances(ds, kind), rtol=1e-14, atol=0)
+
+
+@pytest.mark.parametrize("distance,medoid_a,medoid_b", [("vi", "m2", "m5"), ("neg_log_nmi", "m4", "m3")])
+def test_representative_is_the_medoid_by_design(distance, medoid_a, medoid_b):
+    """A store in which the medoid of each hotspot is known by construction, and differs with
+    the distance: in fragment A channel m2:0 has VI 0.1 to the other A channels (the rest are
+    0.2..0.25 apart), m4:0 has NMI 0.99 to them (the rest 0.90..0.93); in fragment B, m5:1 has
+    the small VI and m3:1 the high NMI. So the VI medoids are m2:0 and m5:1, the -ln NMI medoids
+    m4:0 and m3:1 (summed distance to the rest: 0.5 against >= 0.9 bits, 0.05 against >= 0.3).
+
+    A decoy in A for the VI: m2:0 is 0.3 from m5:0 (summed VI 4 x 0.1 + 0.3 = 0.7), and m0:0 is
+    0.16 from every A channel but m2:0 (summed VI 0.1 + 4 x 0.16 = 0.74, largest VI 0.16). So the
+    medoid (least sum) is m2:0, while the channel with the least largest distance would be m0:0.
+    """
+    ds, _ = make_store()
+    members = ds["member"].values.tolist()
+    chans = ds["channel"].values.tolist()
+    pos = {(m, c): k for k, (m, c) in enumerate(zip(members, chans))}
+    A = [pos[(f"m{m}", 0)] for m in range(6)]
+    B = [pos[(f"m{m}", 1)] for m in (3, 4, 5)]
+    vi, nmi = ds["vi"].values.copy(), ds["nmi"].values.copy()
+    for group, by_vi, by_nmi in ((A, "m2", "m4"), (B, "m5", "m3")):
+        c = chans[group[0]]
+        for other in group:
+            for k, value, arr in ((pos[(by_vi, c)], 0.1, vi), (pos[(by_nmi, c)], 0.99, nmi)):
+                if other != k:
+                    arr[k, other] = arr[other, k] = value
+    for m in (1, 3, 4, 5):
+        vi[pos[("m0", 0)], pos[(f"m{m}", 0)]] = vi[pos[(f"m{m}", 0)], pos[("m0", 0)]] = 0.16
+    vi[pos[("m2", 0)], pos[("m5", 0)]] = vi[pos[("m5", 0)], pos[("m2", 0)]] = 0.3
+    ds["vi"] = (("a", "b"), vi)
+    ds["nmi"] = (("a", "b"), nmi)
+    if distance == "vi":
+        sums = {m: sum(vi[pos[(m, 0)], k] for k in A if k != pos[(m, 0)]) for m in MEMBERS}
+        assert sums["m2"] == pytest.approx(0.7) and sums["m0"] == pytest.approx(0.74)
+        assert min(sums, key=sums.get) == "m2"
+    res = find_hotspots(ds, distance=distance, min_samples=3)
+    hs = by_members(res)
+    a = hs[frozenset((f"m{m}", 0) for m in range(6))]
+    b = hs[frozenset((f"m{m}", 1) for m in (3, 4, 5))]
+    assert (a["representative"]["member"], a["representative"]["channel"]) == (medoid_a, 0)
+    assert (b["representative"]["member"], b["representative"]["channel"]) == (medoid_b, 1)
+    assert a["representative"]["index"] == pos[(medoid_a, 0)]
+    assert b["representative"]["index"] == pos[(medoid_b, 1)]
 
 
 def test_end_to_end_with_the_estimators():
