@@ -65,14 +65,36 @@ def test_verify_detects_flipped_byte(chain):
         pv.verify(b)
 
 
-def test_verify_detects_damaged_zarr_chunk(chain):
+def test_verify_detects_damaged_zarr_chunk(chain, tmp_path):
+    """Damage to a chunk of the data (a file under the array's ``c/`` directory), not to the
+    metadata, is caught by the digest check, before anything is decoded. The damage here still
+    decodes: without the check the store reads back other numbers, silently."""
     _, a, _, _ = chain
-    chunk = max((p for p in a.rglob("*") if p.is_file() and "x" in p.parts), key=lambda p: p.stat().st_size)
-    data = bytearray(chunk.read_bytes())
+    chunks = sorted(p for p in (a / "x" / "c").rglob("*") if p.is_file())
+    assert chunks and all("c" in p.relative_to(a).parts[:2] and p.name != "zarr.json" for p in chunks)
+    chunk = chunks[0]
+    before = chunk.read_bytes()
+    # the same chunk of a store of the same layout with other values: valid bytes, wrong data
+    other = tmp_path / "other.zarr"
+    write_dataset(other, xr.Dataset({"x": ("i", np.arange(5.0) + 100.0)}))
+    damaged = (other / chunk.relative_to(a)).read_bytes()
+    assert damaged != before
+    chunk.write_bytes(damaged)
+    assert open_dataset(a, check=False)["x"].values.tolist() == [100.0, 101.0, 102.0, 103.0, 104.0]
+    with pytest.raises(pv.IntegrityError, match="a.zarr.*modified or corrupted") as err:
+        open_dataset(a)
+    assert not isinstance(err.value, StoreError)  # the digest check, not a failure to decode
+    with pytest.raises(pv.IntegrityError, match="modified or corrupted"):
+        pv.verify(a)
+    # one flipped byte in the chunk: the same
+    data = bytearray(before)
     data[len(data) // 2] ^= 0xFF
     chunk.write_bytes(bytes(data))
-    with pytest.raises(pv.IntegrityError, match="a.zarr"):
+    with pytest.raises(pv.IntegrityError, match="a.zarr.*modified or corrupted") as err:
         open_dataset(a)
+    assert not isinstance(err.value, StoreError)
+    chunk.write_bytes(before)  # repaired: reads again
+    assert open_dataset(a)["x"].values.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
 
 
 def test_verify_finds_relative_records_from_anywhere(tmp_path, monkeypatch):
