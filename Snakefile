@@ -28,3 +28,24 @@ rule all:
         R("hotspots/hotspots.json"),
         R("boost/boost.json"),
         R("summary/summary.html"),
+
+
+onstart:
+    # A run starts (not a dry run): this machine's memory for local jobs, then claim the
+    # results directory for this config.
+    if workflow.local_exec:
+        resources.check(
+            config,
+            list(MEMBERS.values()),
+            config["similarity"]["block_size"],
+            resources.available_mb(),
+        )
+    ownership.claim(RESULTS, OWNER)
+
+
+onsuccess:
+    # Say loudly when the ensemble learnt nothing (a run that "succeeds" with no information).
+    from infofrag.stages.hotspots import collapse_warning
+
+    if message := collapse_warning(R("hotspots/hotspots.json")):
+        print(message, file=sys.stderr)

@@ -32,11 +32,17 @@ def _resolver(config, key):
 def cmd_check_config(args) -> int:
     from . import config as ifc
 
+    from . import resources
+
     cfg = ifc.load_config(args.config)
+    ifc.check_dataset_files(cfg)  # the same checks as the workflow, before any job
     ms, bs = ifc.members(cfg), ifc.blocks(cfg)
+    resources.check(cfg, ms, cfg["similarity"]["block_size"], resources.available_mb())
     print(f"{args.config}: valid. {len(ms)} members, "
           f"{sum(m.latent_dim for m in ms)} channels, {len(bs)} blocks, "
           f"{len(ifc.block_pairs(cfg))} similarity shards")
+    need = resources.mem_mb(cfg, ms, cfg["similarity"]["block_size"])
+    print("memory per job (MB): " + ", ".join(f"{r} {v}" for r, v in need.items()))
     return 0
 
 
@@ -51,23 +57,51 @@ def cmd_plan(args) -> int:
     return 0
 
 
+def coverage_links(result, config) -> list[dict]:
+    """Whether the results behind ``result`` cover the config's ensemble: every member trained
+    and encoded, every similarity shard of its blocks, and nothing else."""
+    from . import config as ifc
+    from .provenance import walked_records
+
+    recs = walked_records(result)
+    if not any(r["rule"] == "gather" for r in recs):
+        return []  # a result upstream of the gathered store: nothing to cover
+    want_members = set(ifc.member_table(config))
+    want_shards = {f"{a}__{b}" for a, b in ifc.block_pairs(config)}
+    have_members = {r["wildcards"]["member"] for r in recs if r["rule"] == "encode"}
+    have_shards = {f"{r['wildcards']['block_a']}__{r['wildcards']['block_b']}" for r in recs
+                   if r["rule"] == "similarity"}
+    links = []
+    for kind, want, have in (("member", want_members, have_members), ("shard", want_shards, have_shards)):
+        for name in sorted(want - have):
+            links.append({"path": f"{kind}:{name}", "kind": "coverage", "ok": False,
+                          "detail": f"the config has {kind} {name}; the results do not (rerun the workflow)"})
+        for name in sorted(have - want):
+            links.append({"path": f"{kind}:{name}", "kind": "coverage", "ok": False,
+                          "detail": f"the results hold {kind} {name}, which the config no longer has"})
+    return links
+
+
 def cmd_audit(args) -> int:
     from . import config as ifc
-    from .provenance import audit
+    from .provenance import audit, results_root
 
     current = ifc.load_config(args.config) if args.config else None
     links = audit(args.result, current_config=current, config_resolver=_resolver)
+    if current is not None:
+        links += coverage_links(args.result, current)
     bad = [link for link in links if not link["ok"]]
     if args.json:
-        print(json.dumps({"ok": not bad, "links": links}, indent=1))
+        print(json.dumps({"ok": not bad, "tree": str(results_root(args.result)), "links": links}, indent=1))
     else:
         for link in links:
             if args.verbose or not link["ok"]:
                 mark = "ok  " if link["ok"] else "FAIL"
                 print(f"{mark} {link['kind']:6s} {link['path']}  -- {link['detail']}")
-        n_files = len({link["path"] for link in links if link["kind"] != "config"})
-        print(f"audit of {args.result}: {len(links)} links over {n_files} files checked, "
-              f"{len(bad)} mismatch(es)" + ("" if current else " (config not compared: pass --config)"))
+        n_files = len({link["path"] for link in links if link["kind"] in ("output", "input")})
+        print(f"audit of {args.result} in the results tree {results_root(args.result)}: {len(links)} links "
+              f"over {n_files} files checked, {len(bad)} mismatch(es)"
+              + ("" if current else " (config not compared: pass --config)"))
     return 1 if bad else 0
 
 

@@ -30,7 +30,7 @@ rule boost:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=MEM_MB["boost"],
         runtime=120,
     params:
         settings=canonical(config["boost"]),

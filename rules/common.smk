@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(workflow.basedir)))
 from snakemake.utils import min_version
 
 from infofrag import config as ifc
+from infofrag import ownership, resources
 from infofrag.provenance import code_digest, sha256_file
 from infofrag.values import canonical
 
@@ -18,14 +19,27 @@ min_version("9.0")
 _valid = ifc.validate(config)
 config.clear()
 config.update(_valid)
-# User dataset files: checked once, up front (not again in every job).
-if workflow.is_main_process:
-    ifc.check_dataset_files(config)
-
 RESULTS = config["results_dir"]
 MEMBERS = ifc.member_table(config)
 BLOCKS = {b.name: b for b in ifc.blocks(config)}
 BLOCK_PAIRS = ifc.block_pairs(config)
+# Each rule's memory request, from estimates of its jobs' peaks (infofrag.resources).
+MEM_MB = resources.mem_mb(config, list(MEMBERS.values()), config["similarity"]["block_size"])
+# Which config this results directory belongs to (claimed when a run starts, see Snakefile).
+OWNER = ownership.identity(workflow.configfiles, RESULTS, config)
+
+# Checked once, up front, before any job runs: user dataset files; memory against a
+# --resources mem_mb limit (against this machine's memory too when a run starts: Snakefile);
+# that the results directory is this config's.
+if workflow.is_main_process:
+    ifc.check_dataset_files(config)
+    resources.check(
+        config,
+        list(MEMBERS.values()),
+        config["similarity"]["block_size"],
+        getattr(workflow.resource_settings.resources.get("mem_mb"), "value", None),
+    )
+    ownership.check(RESULTS, OWNER, config["take_over_results"])
 # Files a user brings: inputs of the jobs that read them, and their content digests params of
 # those jobs, so that replacing a file's content reruns what depends on it (whatever its mtime).
 DATASET_FILES = ifc.dataset_files(config)

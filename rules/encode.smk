@@ -15,7 +15,7 @@ rule encode:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=4000,
+        mem_mb=MEM_MB["encode"],
         runtime=30,
     params:
         member=member_params,
@@ -40,7 +40,7 @@ rule scores:
         "../envs/analysis.yaml"
     threads: 1
     resources:
-        mem_mb=4000,
+        mem_mb=MEM_MB["scores"],
         runtime=lambda wc, attempt: 10 * attempt,
     params:
         code=CODE["scores"],

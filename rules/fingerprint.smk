@@ -14,7 +14,7 @@ rule fingerprint:
         "../envs/torch.yaml"
     threads: 1
     resources:
-        mem_mb=2000,
+        mem_mb=MEM_MB["fingerprint"],
         runtime=lambda wc, attempt: 5 * attempt,
     params:
         code=CODE["fingerprint"],

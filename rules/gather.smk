@@ -14,7 +14,7 @@ rule gather:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=MEM_MB["gather"],
         runtime=30,
     params:
         members={name: canonical(m.train_config()) for name, m in MEMBERS.items()},

@@ -30,7 +30,7 @@ rule hotspots:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=8000,
+        mem_mb=MEM_MB["hotspots"],
         runtime=30,
     params:
         settings=canonical(config["hotspots"]),

@@ -12,7 +12,7 @@ rule sample:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=4000,
+        mem_mb=MEM_MB["sample"],
         runtime=20,
     params:
         dataset=canonical(config["dataset"]),

@@ -13,7 +13,7 @@ rule similarity:
         "../envs/torch.yaml"
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=MEM_MB["similarity"],
         runtime=lambda wc, attempt: 20 * attempt,
     params:
         rows=lambda wc: fingerprints_of(BLOCKS[wc.block_a].members),

@@ -17,7 +17,7 @@ rule summary:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=MEM_MB["summary"],
         runtime=10,
     params:
         code=CODE["summary"],

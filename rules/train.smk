@@ -15,7 +15,7 @@ rule train:
     threads: config["training"]["threads"]
     resources:
         gpu=1,
-        mem_mb=8000,
+        mem_mb=MEM_MB["train"],
         # Minutes; a job SLURM kills at its limit is resubmitted with more time and resumes.
         runtime=lambda wc, attempt: MEMBERS[wc.member].runtime_min * attempt,
     params:

@@ -52,41 +52,41 @@ def no_job_ran(text: str) -> bool:
 CONFIG_CASES = {
     # wrong types
     "steps is a string": (dict(training__steps="many"),
-                          ["'many' is not of type 'integer'", "instance['training']['steps']"]),
+                          ["'many' is not of type 'integer'", "config key 'training.steps'"]),
     "batch size is a float": (dict(training__batch_size=2.5),
-                              ["2.5 is not of type 'integer'", "instance['training']['batch_size']"]),
+                              ["2.5 is not of type 'integer'", "config key 'training.batch_size'"]),
     "betas is not a list": (dict(ensemble__betas="4"),
-                            ["'4' is not of type 'array'", "instance['ensemble']['betas']"]),
+                            ["'4' is not of type 'array'", "config key 'ensemble.betas'"]),
     # negative or zero sizes and values
     "negative beta": (dict(ensemble__betas=[-1.0, 4.0]),
-                      ["-1.0 is less than or equal to the minimum of 0", "instance['ensemble']['betas'][0]"]),
+                      ["-1.0 is less than or equal to the minimum of 0", "config key 'ensemble.betas.0'"]),
     "zero beta": (dict(ensemble__betas=[0, 4]),
-                  ["0 is less than or equal to the minimum of 0", "instance['ensemble']['betas'][0]"]),
+                  ["0 is less than or equal to the minimum of 0", "config key 'ensemble.betas.0'"]),
     "negative seed": (dict(ensemble__seeds=[-1, 0]),
-                      ["-1 is less than the minimum of 0", "instance['ensemble']['seeds'][0]"]),
+                      ["-1 is less than the minimum of 0", "config key 'ensemble.seeds.0'"]),
     "negative learning rate": (dict(training__lr=-0.001),
-                               ["-0.001 is less than or equal to the minimum of 0", "instance['training']['lr']"]),
+                               ["-0.001 is less than or equal to the minimum of 0", "config key 'training.lr'"]),
     "zero steps": (dict(training__steps=0),
-                   ["0 is less than the minimum of 1", "instance['training']['steps']"]),
+                   ["0 is less than the minimum of 1", "config key 'training.steps'"]),
     "zero block size": (dict(similarity__block_size=0),
-                        ["0 is less than the minimum of 1", "instance['similarity']['block_size']"]),
+                        ["0 is less than the minimum of 1", "config key 'similarity.block_size'"]),
     "zero latent channels": (dict(model__latent_dim=0),
-                             ["0 is less than the minimum of 1", "instance['model']['latent_dim']"]),
+                             ["0 is less than the minimum of 1", "config key 'model.latent_dim'"]),
     "zero sample points": (dict(sample__n_points=0),
-                           ["0 is less than the minimum of 2", "instance['sample']['n_points']"]),
+                           ["0 is less than the minimum of 2", "config key 'sample.n_points'"]),
     # unknown names
     "unknown dataset": (dict(dataset={"name": "mnist"}),
                         ["'mnist' is not one of ['dsprites', 'circle', 'dsprites_npz', 'idx', 'images']",
-                         "instance['dataset']['name']"]),
+                         "config key 'dataset.name'"]),
     "unknown model": (dict(model__arch="resnet"),
-                      ["'resnet' is not one of ['conv64', 'conv32', 'mlp']", "instance['model']['arch']"]),
+                      ["'resnet' is not one of ['conv64', 'conv32', 'mlp']", "config key 'model.arch'"]),
     "misspelt key": (dict(training__step=40),
-                     ["Additional properties are not allowed ('step' was unexpected)", "instance['training']"]),
+                     ["Additional properties are not allowed ('step' was unexpected)", "config key 'training'"]),
     # empty sweep, duplicate members
-    "empty seed list": (dict(ensemble__seeds=[]), ["[] should be non-empty", "instance['ensemble']['seeds']"]),
-    "empty beta list": (dict(ensemble__betas=[]), ["[] should be non-empty", "instance['ensemble']['betas']"]),
+    "empty seed list": (dict(ensemble__seeds=[]), ["[] should be non-empty", "config key 'ensemble.seeds'"]),
+    "empty beta list": (dict(ensemble__betas=[]), ["[] should be non-empty", "config key 'ensemble.betas'"]),
     "duplicate seed": (dict(ensemble__seeds=[0, 0]),
-                       ["[0, 0] has non-unique elements", "instance['ensemble']['seeds']"]),
+                       ["[0, 0] has non-unique elements", "config key 'ensemble.seeds'"]),
     "two betas, one member name": (dict(ensemble__betas=[0.5, 0.500000001]),
                                    ["config key 'ensemble.betas': two betas give the same member name"]),
     "override duplicates a member": (dict(ensemble__overrides={"b1_s1": {"seed": 0}}),
@@ -299,7 +299,7 @@ def test_nan_training_loss(done, tmp_path):
     proc = snakemake(work, "--cores", "1", check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert ("TrainingDivergedError: member 'b4_s1': loss is not finite at step 2 of 40 (beta 4, lr 1e+06)"
+    assert ("TrainingDivergedError: member 'b4_s1': loss is not finite at step 2 of 600 (beta 4, lr 1e+06)"
             in text), text[-3000:]
     log = (work / RES / "logs" / "train" / "b4_s1.log").read_text()
     assert "loss is not finite at step 2" in log

@@ -54,8 +54,12 @@ def _fail(path, problem: str):
     raise DataFileError(f"{path}: {problem}")
 
 
-def _check_images(a: np.ndarray, path, image_size=None) -> tuple[np.ndarray, float]:
-    """Validate an image array from ``path``; return it as ``[N, H, W]`` and its value scale."""
+def _check_images(a: np.ndarray, path, image_size=None, pixel_max=None) -> tuple[np.ndarray, float]:
+    """Validate an image array from ``path``; return it as ``[N, H, W]`` and its value scale.
+
+    Integer pixels are binary masks when the largest value is 1 and 8-bit grey when it lies in
+    [200, 255]; any other range needs ``pixel_max`` (the value that means white): guessing would
+    silently train on images scaled to a sliver of [0, 1]."""
     if a.ndim == 4:
         if a.shape[1] != 1:
             _fail(path, f"expected images [N, H, W] or [N, 1, H, W], got shape {a.shape} "
@@ -83,11 +87,22 @@ def _check_images(a: np.ndarray, path, image_size=None) -> tuple[np.ndarray, flo
             plo, phi = int(part.min()), int(part.max())
             lo = plo if lo is None else min(lo, plo)
             hi = phi if hi is None else max(hi, phi)
-        if lo < 0 or hi > 255:
-            _fail(path, f"integer pixel values must lie in [0, 255], got min {lo}, max {hi}")
-        # 0/1 integer images (the dSprites convention) are binary masks, others 8-bit grey.
-        return a, (1.0 if hi <= 1 else 1.0 / 255.0)
+        if lo < 0:
+            _fail(path, f"integer pixel values must not be negative, got min {lo}")
+        if pixel_max is not None:
+            if hi > pixel_max:
+                _fail(path, f"integer pixel values reach {hi}, above dataset.pixel_max = {pixel_max:g}")
+            return a, 1.0 / float(pixel_max)
+        if hi <= 1:  # 0/1 integer images (the dSprites convention) are binary masks
+            return a, 1.0
+        if 200 <= hi <= 255:  # 8-bit grey
+            return a, 1.0 / 255.0
+        _fail(path, f"integer pixel values range from {lo} to {hi}: neither binary (max 1) nor 8-bit "
+                    f"grey (max 200-255); set dataset.pixel_max to the value that means white "
+                    f"(e.g. pixel_max: {hi} if the brightest pixel is white)")
     if kind == "f":
+        if pixel_max is not None:
+            _fail(path, "dataset.pixel_max is for integer images; these are floats (expected in [0, 1])")
         lo, hi = math.inf, -math.inf
         for start in range(0, a.shape[0], chunk):
             part = np.asarray(a[start:start + chunk])
@@ -146,7 +161,8 @@ def _resolve(path, key: str) -> str:
         raise ValueError(f"{key}: expected a file path, got {path!r}")
     p = os.path.expanduser(os.fspath(path))
     if not os.path.exists(p):
-        raise DataFileError(f"{p}: file not found ({key})")
+        where = "" if os.path.isabs(p) else f", relative to the working directory {os.getcwd()}"
+        raise DataFileError(f"{p}: file not found ({key}{where})")
     if os.path.isdir(p):
         raise DataFileError(f"{p}: is a directory, expected a file ({key})")
     if os.path.getsize(p) == 0:
@@ -168,7 +184,7 @@ def _npz_array(z, key, path):
         raise DataFileError(f"{path}: cannot read array {key!r} ({e})") from e
 
 
-def load_dsprites_npz(path, image_size=None) -> ArrayDataset:
+def load_dsprites_npz(path, image_size=None, pixel_max=None) -> ArrayDataset:
     """The original dSprites ``.npz`` (``imgs`` uint8 [N, 64, 64] of 0/1, ``latents_classes``
     [N, 6]: color, shape, scale, orientation, posX, posY; the constant color column is dropped)."""
     path = _resolve(path, "dataset.path")
@@ -178,7 +194,7 @@ def load_dsprites_npz(path, image_size=None) -> ArrayDataset:
                 _fail(path, f"missing array {key!r} (has {sorted(z.files)}); expected the dSprites .npz")
         imgs = _npz_array(z, "imgs", path)
         lat = _npz_array(z, "latents_classes", path)
-    imgs, scale = _check_images(imgs, path, image_size)
+    imgs, scale = _check_images(imgs, path, image_size, pixel_max)
     if lat.ndim != 2 or lat.shape[1] != 6:
         _fail(path, f"latents_classes must have shape [N, 6], got {lat.shape}")
     if lat.shape[0] != imgs.shape[0]:
@@ -239,13 +255,13 @@ def read_idx(path) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype, offset=header).reshape(dims).astype(dtype.newbyteorder("="))
 
 
-def load_idx(path, labels_path=None, image_size=None) -> ArrayDataset:
+def load_idx(path, labels_path=None, image_size=None, pixel_max=None) -> ArrayDataset:
     """MNIST-style IDX images (idx3, [N, H, W]) with optional IDX labels (idx1, [N])."""
     p = _resolve(path, "dataset.path")
     imgs = read_idx(p)
     if imgs.ndim != 3:
         _fail(p, f"expected an idx3 image file [N, H, W], got {imgs.ndim} dimensions {imgs.shape}")
-    imgs, scale = _check_images(imgs, p, image_size)
+    imgs, scale = _check_images(imgs, p, image_size, pixel_max)
     factors, names, sizes = np.zeros((imgs.shape[0], 0), np.int64), (), ()
     if labels_path is not None:
         lp = _resolve(labels_path, "dataset.labels_path")
@@ -262,7 +278,7 @@ _IMAGE_KEYS = ("images", "imgs", "x")
 _LABEL_KEYS = ("labels", "factors")
 
 
-def load_images(path, image_size=None) -> ArrayDataset:
+def load_images(path, image_size=None, pixel_max=None) -> ArrayDataset:
     """A plain ``.npy`` ([N, H, W] or [N, 1, H, W]; memory-mapped) or ``.npz`` (images under
     ``images``, ``imgs`` or ``x``; optional ``labels``/``factors`` [N] or [N, F]; optional
     ``factor_names``)."""
@@ -292,7 +308,7 @@ def load_images(path, image_size=None) -> ArrayDataset:
             _fail(p, "factor_names given without labels/factors")
     else:
         _fail(p, "neither a .npy nor a .npz file")
-    imgs, scale = _check_images(imgs, p, image_size)
+    imgs, scale = _check_images(imgs, p, image_size, pixel_max)
     if labels is not None:
         factors, names, sizes = _check_labels(labels, imgs.shape[0], p, fnames)
     else:

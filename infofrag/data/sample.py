@@ -18,9 +18,9 @@ DATASET_NAMES = ("dsprites", "circle", "dsprites_npz", "idx", "images")
 _KEYS = {
     "dsprites": ("image_size",),
     "circle": ("n_points", "angle_bins", "seed"),
-    "dsprites_npz": ("path", "image_size"),
-    "idx": ("path", "labels_path", "image_size"),
-    "images": ("path", "image_size"),
+    "dsprites_npz": ("path", "image_size", "pixel_max"),
+    "idx": ("path", "labels_path", "image_size", "pixel_max"),
+    "images": ("path", "image_size", "pixel_max"),
 }
 
 
@@ -56,14 +56,15 @@ def make_dataset(cfg: Mapping) -> Dataset:
         size = _check_int(size, "dataset.image_size", minimum=2)
     if "path" not in c:
         raise ValueError(f"dataset.path is required for dataset {name!r}")
+    pixel_max = c.get("pixel_max")
     if name == "dsprites_npz":
-        return load_dsprites_npz(_resolve(c["path"], "dataset.path"), size)
+        return load_dsprites_npz(_resolve(c["path"], "dataset.path"), size, pixel_max)
     if name == "idx":
         labels = c.get("labels_path")
         if labels is not None:
             labels = _resolve(labels, "dataset.labels_path")
-        return load_idx(_resolve(c["path"], "dataset.path"), labels, size)
-    return load_images(_resolve(c["path"], "dataset.path"), size)
+        return load_idx(_resolve(c["path"], "dataset.path"), labels, size, pixel_max)
+    return load_images(_resolve(c["path"], "dataset.path"), size, pixel_max)
 
 
 def draw_sample(ds: Dataset, n: int, seed: int) -> dict:

@@ -11,6 +11,25 @@ from .digests import digest_path
 from .records import find_record, read_record, resolve
 
 
+def _walk(result):
+    """(record path, record or the IntegrityError reading it) of every record in the chain behind
+    ``result``, each once, breadth first."""
+    first = find_record(result)
+    queue, seen = ([first] if first is not None else []), set()
+    while queue:
+        rp = queue.pop(0)
+        if rp in seen:
+            continue
+        seen.add(rp)
+        try:
+            rec = read_record(rp)
+        except IntegrityError as exc:
+            yield rp, exc
+            continue
+        yield rp, rec
+        queue += [resolve(rp, e["record"]) for e in rec["inputs"] if e.get("record")]
+
+
 def audit(result: str | Path, current_config: dict | None = None, config_resolver=None) -> list[dict]:
     """Walk from ``result`` back through every input's record.
 
@@ -21,22 +40,12 @@ def audit(result: str | Path, current_config: dict | None = None, config_resolve
     resolved against the record that names it, so the files checked are those of the tree that
     holds ``result``, wherever it lies.
     """
-    start = Path(result)
-    rec_path = find_record(start)
-    if rec_path is None:
-        return [{"path": str(start), "kind": "output", "ok": False, "detail": "no provenance record found"}]
+    if find_record(result) is None:
+        return [{"path": str(result), "kind": "output", "ok": False, "detail": "no provenance record found"}]
     links: list[dict] = []
-    seen: set[Path] = set()
-    queue = [rec_path]
-    while queue:
-        rp = queue.pop(0)
-        if rp in seen:
-            continue
-        seen.add(rp)
-        try:
-            rec = read_record(rp)
-        except IntegrityError as exc:
-            links.append({"path": str(rp), "kind": "record", "ok": False, "detail": str(exc)})
+    for rp, rec in _walk(result):
+        if isinstance(rec, IntegrityError):
+            links.append({"path": str(rp), "kind": "record", "ok": False, "detail": str(rec)})
             continue
         for out, digest in rec["outputs"].items():
             path = resolve(rp, out)
@@ -49,8 +58,6 @@ def audit(result: str | Path, current_config: dict | None = None, config_resolve
                 ok, detail = False, "read without a provenance record of its own"
             links.append({"path": str(path), "kind": "input", "ok": ok,
                           "detail": f"read by {rec['rule']} ({rp}): {detail}"})
-            if entry.get("record"):
-                queue.append(resolve(rp, entry["record"]))
         if current_config is not None and config_resolver is not None:
             links += _config_links(rec, rp, current_config, config_resolver)
     return links
@@ -58,20 +65,7 @@ def audit(result: str | Path, current_config: dict | None = None, config_resolve
 
 def walked_records(result: str | Path) -> list[dict]:
     """Every readable record in the chain behind ``result`` (for coverage checks)."""
-    out, seen = [], set()
-    queue = [find_record(result)] if find_record(result) else []
-    while queue:
-        rp = queue.pop(0)
-        if rp in seen:
-            continue
-        seen.add(rp)
-        try:
-            rec = read_record(rp)
-        except IntegrityError:
-            continue
-        out.append(rec)
-        queue += [resolve(rp, e["record"]) for e in rec["inputs"] if e.get("record")]
-    return out
+    return [rec for _, rec in _walk(result) if not isinstance(rec, IntegrityError)]
 
 
 def results_root(result: str | Path) -> Path:

@@ -4,9 +4,30 @@ from __future__ import annotations
 
 import logging
 
-from .. import figures, hotspots, store
+from .. import store
 
 log = logging.getLogger(__name__)
+
+
+def collapse_message(result: dict) -> str | None:
+    """What to tell the user when no channel of the ensemble carries information."""
+    if result.get("n_informative", 1) > 0:
+        return None
+    return (f"NO CHANNEL CARRIES INFORMATION: all {result.get('n_channels')} channels of the ensemble carry "
+            f"at most {result.get('info_threshold')} bits: every member collapsed to its prior. Likely "
+            "causes: the data's pixel scale (check dataset.pixel_max and the images' range), a KL weight "
+            "(beta) too high for the data, too few training steps, or a learning rate that diverged. "
+            "The hotspots, the fusion and the scores of this run describe nothing.")
+
+
+def collapse_warning(hotspots_json) -> str | None:
+    """:func:`collapse_message` of a written hotspot result (None when there is none)."""
+    import json
+
+    try:
+        return collapse_message(json.loads(open(hotspots_json).read()))
+    except (OSError, ValueError):
+        return None
 
 
 def traversal_images(result: dict, models: dict, posteriors: dict, n_steps: int):
@@ -38,6 +59,8 @@ def run(similarity_path, models: dict, posteriors: dict, settings: dict, out: di
     traversals."""
     import torch
 
+    from .. import figures, hotspots
+
     torch.set_num_threads(threads)
     sim = store.similarity.read(similarity_path, check=False)  # verified by the job
     result = hotspots.find_hotspots(
@@ -45,6 +68,8 @@ def run(similarity_path, models: dict, posteriors: dict, settings: dict, out: di
         min_samples=settings["min_samples"], xi=settings["xi"],
         min_cluster_size=settings.get("min_cluster_size"), cluster_method=settings["cluster_method"],
         eps=settings.get("eps"))
+    if message := collapse_message(result):
+        log.error(message)
     hotspots.write_hotspots(result, out["json"], out["csv"])
     figures.plot_hotspot_overview(sim, result, out["overview"])
     figures.plot_per_beta(result, out["per_beta"])

@@ -105,6 +105,10 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html)
     page.add("h1", "infofrag summary")
     page.add("p", f"{sim.attrs['n_members']} ensemble members, {sim.attrs['n_channels']} channels, "
                   f"{hot['n_informative']} informative (more than {hot['info_threshold']:g} bits).")
+    from .hotspots import collapse_message
+
+    if collapse := collapse_message(hot):
+        page.add("p", collapse, cls="warn")
     page.add("h2", "Hotspots")
     if hot.get("status") != "ok":
         page.add("p", hot.get("message") or hot.get("status", ""), cls="warn")

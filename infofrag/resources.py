@@ -1,0 +1,90 @@
+"""What each job needs: memory estimated from the config before any job runs.
+
+Every rule's ``mem_mb`` (what a cluster job asks for) comes from these estimates, and a config
+whose jobs could not fit the memory available is refused up front, with the estimate and the
+key to change, instead of a job dying in the middle of a run. The estimates are upper bounds
+of the peak of each job's largest arrays (tested against measured peaks).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+from .errors import ConfigError
+
+MB = 2**20
+#: memory of a job beyond its arrays: the interpreter, torch, numpy, zarr
+BASE_MB = {"light": 400, "torch": 700}
+#: floor of each rule's request, as the rules asked before estimates existed
+FLOOR_MB = {"sample": 4000, "train": 8000, "encode": 4000, "scores": 4000, "fingerprint": 2000,
+            "similarity": 8000, "gather": 8000, "hotspots": 8000, "boost": 8000, "summary": 2000}
+
+
+def _input_size(config) -> int:
+    ds = config["dataset"]
+    if ds["name"] == "circle":
+        return 2
+    size = ds.get("image_size") or 64
+    return size * size
+
+
+def estimates(config: dict, members: list, block_size: int) -> dict:
+    """Peak bytes of each rule's largest job: {rule: (bytes, the config key that drives it)}."""
+    N = config["sample"]["n_points"]
+    d = max(m.latent_dim for m in members)
+    F = 5  # ground-truth factors at most (dSprites); factor clusterings are N x N each
+    block_channels = block_size * d
+    boost = config.get("boost", {})
+    n_targets = len(members) * d if boost.get("target") != "hotspots" or boost.get("ensemble_sizes") \
+        else max(8, len(members))
+    out = {
+        # the sample and its inputs
+        "sample": (4 * N * _input_size(config) * 3, "sample.n_points"),
+        "encode": (4 * N * _input_size(config) * 3, "sample.n_points"),
+        # Bhattacharyya distances in float64 with their temporaries, the float32 copy, the
+        # factor clusterings as distance matrices and the float64 promotion against them
+        "fingerprint": ((6 * 8 + 4 + F * 8 + 8) * N * N, "sample.n_points"),
+        # two blocks of fingerprints in float32, their reading buffers, the kernel's buffers
+        "similarity": (2 * 2 * 4 * block_channels * N * N + 64 * MB, "similarity.block_size"),
+        # pair matrices of all channels (float64), a few at a time
+        "gather": (8 * 8 * (len(members) * d) ** 2, "ensemble"),
+        "hotspots": (8 * 8 * (len(members) * d) ** 2, "ensemble"),
+        # the fused targets' fingerprints and their autograd temporaries
+        "boost": (6 * 4 * n_targets * N * N, "sample.n_points"),
+    }
+    return out
+
+
+def mem_mb(config: dict, members: list, block_size: int) -> dict:
+    """Each rule's memory request (MB): its estimate with a margin, never below its floor."""
+    est = estimates(config, members, block_size)
+    out = dict(FLOOR_MB)
+    for rule, (nbytes, _) in est.items():
+        base = BASE_MB["light" if rule in ("gather", "hotspots") else "torch"]
+        out[rule] = max(FLOOR_MB[rule], int(math.ceil(1.25 * nbytes / MB)) + base)
+    return out
+
+
+def available_mb() -> int | None:
+    """Memory of this machine (MB), or None when it cannot be read."""
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // MB)
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check(config: dict, members: list, block_size: int, limit_mb: int | None) -> None:
+    """Refuse a config whose largest job needs more than ``limit_mb`` (naming rule, estimate, key)."""
+    if not limit_mb:
+        return
+    requests = mem_mb(config, members, block_size)
+    est = estimates(config, members, block_size)
+    for rule, need in sorted(requests.items(), key=lambda kv: -kv[1]):
+        if rule in est and need > limit_mb:
+            key = est[rule][1]
+            raise ConfigError(
+                f"config key '{key}': a {rule} job would need about {need / 1024:.1f} GiB of memory "
+                f"(estimated from sample.n_points = {config['sample']['n_points']}"
+                + (f", similarity.block_size = {block_size}" if rule == "similarity" else "")
+                + f"), more than the {limit_mb / 1024:.1f} GiB available; lower '{key}'")
