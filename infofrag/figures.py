@@ -10,6 +10,13 @@ so, so the report always has its pictures. Entry points:
 * :func:`plot_per_beta` -- hotspots and fraction of informative channels in one, per beta;
 * :func:`plot_fusion` -- fused means coloured by a factor, posterior std as ellipses;
 * :func:`plot_objective_curve`, :func:`plot_continuity` -- the boosting curves.
+
+The hotspot, traversal, per-beta and continuity figures also return a small dict of what they
+drew (read back from the figure's artists: hotspot frames along the OPTICS ordering, row labels,
+bar heights, curve points), so that tests and callers can check a picture against the result it
+shows. The overview stays readable and cheap at thousands of channels: names on the axes only for
+a few channels, the NMI matrix averaged over blocks of channels to at most
+:data:`MAX_MATRIX_PIXELS` a side.
 """
 
 from __future__ import annotations
@@ -21,9 +28,11 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.ticker  # noqa: E402
+
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.collections import EllipseCollection  # noqa: E402
+from matplotlib.collections import EllipseCollection, PolyCollection  # noqa: E402
 from matplotlib.patches import Rectangle  # noqa: E402
 
 from .atomic import atomic_path  # noqa: E402
@@ -75,31 +84,119 @@ def _runs(labels):
 # ---------------------------------------------------------------------------------- hotspots
 
 
-def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> None:
+#: The NMI matrix is drawn at most this many pixels a side: above it, channels are averaged in
+#: blocks of ``ceil(n / MAX_MATRIX_PIXELS)`` consecutive channels of the OPTICS ordering (a
+#: screen cannot show more, and a 3,000 x 3,000 image only makes the file large and slow).
+MAX_MATRIX_PIXELS = 1000
+#: Font size of the hotspot names above the reachability plot.
+NAME_POINTS = 9
+
+
+def _block_mean(a, k, axes):
+    """Means over blocks of ``k`` consecutive entries along ``axes`` (the last block may be short)."""
+    for ax in axes:
+        n = a.shape[ax]
+        starts = np.arange(0, n, k)
+        counts = np.diff(np.append(starts, n)).astype(float)
+        a = np.add.reduceat(a, starts, axis=ax)
+        shape = [1] * a.ndim
+        shape[ax] = len(starts)
+        a = a / counts.reshape(shape)
+    return a
+
+
+def _name_places(runs, n, axis_pixels):
+    """(label, centre) of the hotspot runs to name: widest first, each only where its name does
+    not overlap a name already placed (names ~0.65 em a character, 4 pixels apart)."""
+    char = 0.65 * NAME_POINTS / 72 * DPI
+    per_channel = axis_pixels / max(n, 1)
+    placed = []
+    for lab, a, b in sorted(runs, key=lambda r: (-(r[2] - r[1]), r[1])):
+        centre, half = (a + b - 1) / 2, 0.5 * char * len(f"H{lab}")
+        if all(abs(centre - c) * per_channel >= half + h + 4 for _, c, h in placed):
+            placed.append((lab, centre, half))
+    return sorted(((lab, c) for lab, c, _ in placed), key=lambda p: p[1])
+
+
+def _bar_outlines(heights, labels):
+    """(label, vertices) of one closed step outline per run of equal labels: bars of width 1
+    centred on 0, 1, ..., n - 1."""
+    out = []
+    n = len(heights)
+    cuts = np.flatnonzero(np.diff(labels)) + 1
+    for a, b in zip(np.concatenate([[0], cuts]), np.concatenate([cuts, [n]])):
+        x = np.arange(a, b) - 0.5
+        tops = np.empty((2 * (b - a), 2))
+        tops[0::2, 0], tops[1::2, 0] = x, x + 1
+        tops[:, 1] = np.repeat(heights[a:b], 2)
+        out.append((int(labels[a]), np.vstack([[a - 0.5, 0.0], tops, [b - 0.5, 0.0]])))
+    return out
+
+
+def _ordered_nmi(ds, order, k):
+    """The symmetrised NMI matrix in ``order``, block-averaged by ``k`` (one reordered copy of the
+    matrix at most; the mean of a symmetrised matrix is the symmetrised mean)."""
+    nmi = np.asarray(ds["nmi"].values)
+    idx = np.asarray(order)
+    sub = nmi[np.ix_(idx, idx)].astype(np.float64, copy=False)
+    if k > 1:
+        sub = _block_mean(sub, k, (0, 1))
+    return 0.5 * (sub + sub.T)
+
+
+def _tick_texts(axis):
+    """The tick labels drawn on ``axis`` (within its view)."""
+    lo, hi = sorted(axis.get_view_interval())
+    return [t.get_text() for t in axis.get_ticklabels()
+            if t.get_visible() and t.get_text() and lo <= t.get_position()[0 if axis.axis_name == "x" else 1] <= hi]
+
+
+def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
     """The paper's figure 3 layout for a hotspot result of :func:`infofrag.hotspots.find_hotspots`.
 
-    Top: OPTICS reachability along the ordering (bars coloured by hotspot, grey for channels in
-    none). Below: the NMI matrix of the informative channels in OPTICS order with each hotspot
-    framed in its colour; right of it a strip of NMI with each ground-truth factor (when the store
-    has factors). One colour bar (NMI, 0..1) serves matrix and strip.
+    Top: OPTICS reachability along the ordering (coloured by hotspot, grey for channels in none).
+    Below: the NMI matrix of the informative channels in OPTICS order with each hotspot framed in
+    its colour; right of it a strip of NMI with each ground-truth factor (when the store has
+    factors). One colour bar (NMI, 0..1) serves matrix and strip.
+
+    At scale: channels are named on the axes only when there are at most ``max_tick_labels``
+    (else the axes show positions along the ordering); above :data:`MAX_MATRIX_PIXELS` channels
+    the matrix and the factor strip are averaged over blocks of consecutive channels (the frames
+    stay at their channels' positions); where hotspots are too narrow for all their names to fit
+    above the reachability plot, the widest are named and the names never overlap.
+
+    Returns what was drawn (read back from the figure): ``n_channels``; ``boxes``, the hotspot
+    frames as ``(hotspot id, start, stop)`` positions along the OPTICS ordering (stop exclusive),
+    in order, read off the frames' columns (``box_rows``: their rows, ``(start, stop)``);
+    ``box_names``, the hotspot names written above the reachability plot;
+    ``reachability`` (the bar heights, infinite ones drawn at the top), ``matrix`` (the NMI image,
+    at most :data:`MAX_MATRIX_PIXELS` a side), ``matrix_extent`` (its extent in positions along
+    the ordering: pixel j covers positions ``[j * block, (j + 1) * block)``), ``block`` (channels
+    per pixel), ``tick_labels`` (of the matrix's x axis),
+    ``factors`` (of the strip) and ``message`` (the text shown instead, or under the matrix).
     """
     title = "Hotspots: OPTICS on the channels' " + (
         "VI" if result.get("distance", "vi") == "vi" else "-log NMI") + " distance"
     order = list(result.get("optics", {}).get("ordering", []))
     if len(order) < 2:
-        _message_figure(path, title, result.get("message") or "fewer than two informative channels",
-                        size=(8, 3))
-        return
+        message = result.get("message") or "fewer than two informative channels"
+        _message_figure(path, title, message, size=(8, 3))
+        return {"n_channels": len(order), "boxes": [], "box_rows": [], "box_names": [],
+                "reachability": [], "matrix": None, "matrix_extent": None, "block": None,
+                "tick_labels": [], "factors": [], "message": message}
     labels = np.asarray(result["optics"]["labels"])
     reach = np.array([np.nan if r is None else r for r in result["optics"]["reachability"]], dtype=float)
-    nmi = np.asarray(ds["nmi"].values, dtype=float)
-    nmi = 0.5 * (nmi + nmi.T)[np.ix_(order, order)]
+    n = len(order)
+    k = max(1, math.ceil(n / MAX_MATRIX_PIXELS))
+    nmi = _ordered_nmi(ds, order, k)
     factors = list(result.get("factors", []))
     fnmi = None
     if factors and "factor_nmi" in ds:
         fnmi = np.asarray(ds["factor_nmi"].transpose("a", "factor").values, dtype=float)[order]
-    n = len(order)
+        if k > 1:
+            fnmi = _block_mean(fnmi, k, (0,))
     nf = len(factors) if fnmi is not None else 0
+    span = k * nmi.shape[0]  # channels the (block-averaged) image covers; >= n
 
     strip_w = 0.35 * nf + 0.2 if nf else 0.01
     fig = plt.figure(figsize=(7.5 + strip_w, 9.5))
@@ -109,12 +206,16 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> None:
     ax_m = fig.add_subplot(gs[1, 0], sharex=ax_r)
     ax_c = fig.add_subplot(gs[1, 3])
 
-    # Reachability profile.
+    # Reachability profile: bars of width 1, drawn as one step outline per run of equal labels
+    # in a single collection (thousands of bar patches take seconds to lay out).
     finite = np.isfinite(reach)
     top = np.nanmax(reach[finite]) * 1.1 if finite.any() else 1.0
     heights = np.where(finite, reach, top)
-    colours = [NOISE_COLOUR if lab < 0 else _hotspot_colour(lab) for lab in labels]
-    ax_r.bar(np.arange(n), heights, width=1.0, color=colours, edgecolor="none")
+    bars = _bar_outlines(heights, labels)
+    ax_r.add_collection(PolyCollection([v for _, v in bars], closed=True, linewidths=0, gid="reachability",
+                                       facecolors=[NOISE_COLOUR if lab < 0 else _hotspot_colour(lab)
+                                                   for lab, _ in bars]))
+    ax_r.set_xlim(-0.5, n - 0.5)
     ax_r.scatter(np.flatnonzero(~finite), heights[~finite], marker="^", color="k", s=14,
                  label="infinite\n(start of OPTICS)", zorder=3)
     ax_r.set_ylim(0, top * 1.32)
@@ -125,20 +226,26 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> None:
     if (~finite).any():
         ax_r.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
 
-    # NMI matrix in OPTICS order, hotspots framed.
-    im = ax_m.imshow(nmi, cmap=NMI_CMAP, vmin=0, vmax=1, interpolation="nearest", aspect="auto",
-                     extent=(-0.5, n - 0.5, n - 0.5, -0.5))
-    for lab, a, b in _runs(labels):
+    # NMI matrix in OPTICS order (block-averaged at scale), hotspots framed at their channels.
+    im = ax_m.imshow(nmi, cmap=NMI_CMAP, vmin=0, vmax=1, aspect="auto",
+                     interpolation="nearest" if k == 1 else "antialiased",
+                     extent=(-0.5, span - 0.5, span - 0.5, -0.5))
+    runs = _runs(labels)
+    for lab, a, b in runs:
         col = _hotspot_colour(lab)
-        for ec, lw in (("black", 4.2), (col, 2.6)):
-            ax_m.add_patch(Rectangle((a - 0.5, a - 0.5), b - a, b - a, fill=False, edgecolor=ec, lw=lw))
+        lw_outer, lw_inner = (4.2, 2.6) if n <= 300 else (2.4, 1.4)
+        for ec, lw, gid in (("black", lw_outer, None), (col, lw_inner, f"H{lab}")):
+            ax_m.add_patch(Rectangle((a - 0.5, a - 0.5), b - a, b - a, fill=False, edgecolor=ec, lw=lw, gid=gid))
         ax_r.annotate("", xy=(a - 0.5, top * 1.06), xytext=(b - 0.5, top * 1.06),
                       arrowprops=dict(arrowstyle="|-|", color=col, lw=1.8, mutation_scale=3))
-        ax_r.text((a + b - 1) / 2, top * 1.12, f"H{lab}", color=col, ha="center", va="bottom",
-                  fontsize=9, fontweight="bold")
+    for lab, centre in _name_places(runs, n, ax_r.get_position().width * fig.get_figwidth() * DPI):
+        ax_r.text(centre, top * 1.12, f"H{lab}", color=_hotspot_colour(lab), ha="center", va="bottom",
+                  fontsize=NAME_POINTS, fontweight="bold", gid="box name")
     ax_m.set_xlim(-0.5, n - 0.5)
-    ax_m.set_xlabel("channel, in OPTICS order")
-    ax_m.set_ylabel("channel, in OPTICS order")
+    ax_m.set_ylim(n - 0.5, -0.5)
+    ax_m.set_xlabel("channel, in OPTICS order" if n <= max_tick_labels else "position in the OPTICS ordering"
+                    + (f" ({k} channels per pixel)" if k > 1 else ""))
+    ax_m.set_ylabel("channel, in OPTICS order" if n <= max_tick_labels else "position in the OPTICS ordering")
     if n <= max_tick_labels:
         members = np.asarray(ds["member"].values).astype(str)
         chans = np.asarray(ds["channel"].values).astype(int)
@@ -147,14 +254,17 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> None:
         ax_m.set_yticklabels(names, fontsize=7)
         ax_m.set_xticks(np.arange(n))
         ax_m.set_xticklabels(names, fontsize=7, rotation=90)
+    else:
+        for axis in (ax_m.xaxis, ax_m.yaxis):
+            axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=8, integer=True))
     cb = fig.colorbar(im, cax=ax_c)
-    cb.set_label("NMI")
+    cb.set_label("NMI" if k == 1 else f"NMI (mean over {k} x {k} channels)")
 
     # Factor strip.
     if nf:
         ax_f = fig.add_subplot(gs[1, 1], sharey=ax_m)
-        ax_f.imshow(fnmi, cmap=NMI_CMAP, vmin=0, vmax=1, interpolation="nearest", aspect="auto",
-                    extent=(-0.5, nf - 0.5, n - 0.5, -0.5))
+        ax_f.imshow(fnmi, cmap=NMI_CMAP, vmin=0, vmax=1, aspect="auto", interpolation="nearest",
+                    extent=(-0.5, nf - 0.5, span - 0.5, -0.5))
         ax_f.set_xticks(np.arange(nf))
         ax_f.set_xticklabels(factors, rotation=90, fontsize=9)
         ax_f.tick_params(labelleft=False, left=False)
@@ -162,23 +272,58 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> None:
     else:
         ax_m.text(1.01, 0.5, "no ground-truth factors", rotation=90, transform=ax_m.transAxes,
                   va="center", ha="left", fontsize=9, color="0.4")
+    message = None
     if result.get("status") not in (None, "ok"):
-        ax_m.text(0.5, -0.12 if n > max_tick_labels else -0.3, _wrap(result.get("message", "")),
+        message = result.get("message", "")
+        ax_m.text(0.5, -0.12 if n > max_tick_labels else -0.3, _wrap(message),
                   transform=ax_m.transAxes, ha="center", va="top", fontsize=10, color="firebrick")
     _save(fig, path)
+    boxes, box_rows = [], []
+    for patch in ax_m.patches:
+        gid = patch.get_gid() or ""
+        if gid.startswith("H"):
+            (x, y), w, h = patch.get_xy(), patch.get_width(), patch.get_height()
+            boxes.append((int(gid[1:]), int(round(x + 0.5)), int(round(x + w + 0.5))))
+            box_rows.append((int(round(y + 0.5)), int(round(y + h + 0.5))))
+    drawn = np.full(n, np.nan)
+    for coll in ax_r.collections:
+        if coll.get_gid() == "reachability":
+            for path in coll.get_paths():
+                v = path.vertices
+                if path.codes is not None and path.codes[-1] == path.CLOSEPOLY:
+                    v = v[:-1]
+                tops = v[1:-1:2]  # (left edge, height) of each bar of the run
+                drawn[np.rint(tops[:, 0] + 0.5).astype(int)] = tops[:, 1]
+    return {
+        "n_channels": n,
+        "boxes": boxes,
+        "box_rows": box_rows,
+        "box_names": [t.get_text() for t in ax_r.texts if t.get_gid() == "box name"],
+        "reachability": drawn.tolist(),
+        "matrix": np.asarray(im.get_array()),
+        "matrix_extent": tuple(float(e) for e in im.get_extent()),
+        "block": k,
+        "tick_labels": _tick_texts(ax_m.xaxis),
+        "factors": [t.get_text() for t in ax_f.get_xticklabels()] if nf else [],
+        "message": message,
+    }
 
 
-def plot_traversals(traversals: dict, path, message: str | None = None, span_label: str | None = None) -> None:
+def plot_traversals(traversals: dict, path, message: str | None = None, span_label: str | None = None) -> dict:
     """One row per hotspot representative: the decoded images while its channel is swept.
 
     ``traversals`` maps a row label (e.g. ``"H0  m3:ch2"``) to images ``[n_steps, H, W]`` (or
-    ``[n_steps, H, W, 3]``) with values in [0, 1], as :func:`infofrag.hotspots.traverse` returns;
+    ``[n_steps, H, W, 3]``) with values in [0, 1], as :func:`infofrag.models.traverse` returns;
     a 2-D array ``[n_steps, D]`` (a non-image decoder) is drawn as one heat-map row.
+
+    Returns what was drawn: ``rows`` (the row labels, top to bottom), ``images`` (images drawn per
+    row), ``n_steps`` (columns) and ``message`` (the text shown instead, if any).
     """
     title = "Latent traversals of the hotspot representatives"
     if not traversals:
-        _message_figure(path, title, message or "no hotspots: nothing to traverse")
-        return
+        message = message or "no hotspots: nothing to traverse"
+        _message_figure(path, title, message)
+        return {"rows": [], "images": [], "n_steps": 0, "message": message}
     names = list(traversals)
     n_steps = max(np.asarray(v).shape[0] for v in traversals.values())
     cell = 1.0 if n_steps <= 12 else 12.0 / n_steps
@@ -206,24 +351,33 @@ def plot_traversals(traversals: dict, path, message: str | None = None, span_lab
     sub = span_label or "channel swept from its 2nd to its 98th percentile on the sample; other channels at their mean"
     fig.suptitle(f"{title}\n{sub}", fontsize=10, y=1.0 + 0.02 / max(1, len(names)))
     _save(fig, path)
+    return {"rows": [axes[r, 0].get_ylabel() for r in range(len(names))],
+            "images": [sum(len(ax.images) for ax in axes[r]) for r in range(len(names))],
+            "n_steps": n_steps, "message": None}
 
 
-def plot_per_beta(result, path) -> None:
-    """Per beta: the number of hotspots present and the fraction of informative channels in one."""
+def plot_per_beta(result, path) -> dict:
+    """Per beta: the number of hotspots present and the fraction of informative channels in one.
+
+    Returns what was drawn: ``betas`` (the tick labels), ``n_hotspots`` (the bar heights),
+    ``fraction`` (the points of the fraction curve, NaN where a beta has no informative channel),
+    ``counts`` (the "in hotspots/informative" notes) and ``message`` (the text shown instead).
+    """
     title = "Hotspots per regularisation strength"
     rows = list(result.get("per_beta", []))
     if not rows:
-        _message_figure(path, title, result.get("message") or "no beta values in the store")
-        return
+        message = result.get("message") or "no beta values in the store"
+        _message_figure(path, title, message)
+        return {"betas": [], "n_hotspots": [], "fraction": [], "counts": [], "message": message}
     betas = [f"{r['beta']:g}" for r in rows]
     x = np.arange(len(rows))
     nh = [r["n_hotspots"] for r in rows]
     frac = [np.nan if r["fraction_in_hotspots"] is None else r["fraction_in_hotspots"] for r in rows]
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
-    a1.bar(x, nh, color="tab:blue")
+    bars = a1.bar(x, nh, color="tab:blue")
     a1.set_ylabel("hotspots present")
     a1.yaxis.get_major_locator().set_params(integer=True)
-    a2.plot(x, frac, "o-", color="tab:orange")
+    (curve,) = a2.plot(x, frac, "o-", color="tab:orange")
     a2.set_ylim(-0.03, 1.03)
     a2.set_ylabel("fraction of informative\nchannels in a hotspot")
     for ax in (a1, a2):
@@ -240,6 +394,9 @@ def plot_per_beta(result, path) -> None:
     fig.suptitle(f"{title}\n{_wrap(sub, 100)}", fontsize=11)
     fig.tight_layout()
     _save(fig, path)
+    return {"betas": _tick_texts(a1.xaxis), "n_hotspots": [float(b.get_height()) for b in bars],
+            "fraction": [float(v) for v in curve.get_ydata()], "counts": [t.get_text() for t in a2.texts],
+            "message": result.get("message") if result.get("status") not in (None, "ok") else None}
 
 
 # ---------------------------------------------------------------------------------- boosting
@@ -323,19 +480,24 @@ def plot_objective_curve(curve, path, objective: str | None = None, message: str
     _save(fig, path)
 
 
-def plot_continuity(rows, path, message: str | None = None) -> None:
+def plot_continuity(rows, path, message: str | None = None) -> dict:
     """Continuity of the fused circle against ensemble size, per objective (median, min-max band).
 
-    ``rows`` as returned by :func:`infofrag.boost.ensemble_size_sweep`; rows whose status is not
-    ``"ok"`` or whose continuity is missing are left out (and counted in the title).
+    ``rows`` as returned by :func:`infofrag.circle_fusion.ensemble_size_sweep`; rows whose status
+    is not ``"ok"`` or whose continuity is missing are left out (and counted in the title).
+
+    Returns what was drawn: ``curves`` {objective: {``sizes``, ``median``, ``min``, ``max``}} (read
+    off the plotted lines and error bars), ``dropped`` (rows left out) and ``message``.
     """
     title = "Continuity of the fused circle vs ensemble size"
     rows = list(rows or [])
     good = [r for r in rows if r.get("status") == "ok" and r.get("continuity") is not None
             and math.isfinite(r["continuity"])]
     if not good:
-        _message_figure(path, title, message or "no ensemble-size sweep was run")
-        return
+        message = message or "no ensemble-size sweep was run"
+        _message_figure(path, title, message)
+        return {"curves": {}, "dropped": len(rows), "message": message}
+    drawn = {}
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     objectives = sorted({r["objective"] for r in good}, key=lambda o: ("nmi", "vi", "info").index(o)
                         if o in ("nmi", "vi", "info") else 9)
@@ -349,8 +511,11 @@ def plot_continuity(rows, path, message: str | None = None) -> None:
         col, marker, ls = style.get(o, (None, "o", "-"))
         # Objectives side by side (a small shift in log-x) so that equal values stay visible.
         x = np.asarray(sizes, dtype=float) * 1.04 ** (k - (len(objectives) - 1) / 2)
-        ax.errorbar(x, med, yerr=[med - lo, hi - med], color=col, marker=marker, ls=ls, capsize=3,
-                    label=f"{o}: median, min-max")
+        eb = ax.errorbar(x, med, yerr=[med - lo, hi - med], color=col, marker=marker, ls=ls, capsize=3,
+                         label=f"{o}: median, min-max")
+        segs = eb.lines[2][0].get_segments()
+        drawn[o] = {"sizes": sizes, "median": [float(v) for v in eb.lines[0].get_ydata()],
+                    "min": [float(sg[0][1]) for sg in segs], "max": [float(sg[1][1]) for sg in segs]}
     ax.axhline(1.0, color="k", ls="--", lw=0.8, label="seamless (1)")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -376,3 +541,4 @@ def plot_continuity(rows, path, message: str | None = None) -> None:
     ax.set_title(head, fontsize=10)
     fig.tight_layout()
     _save(fig, path)
+    return {"curves": drawn, "dropped": dropped, "message": message}
