@@ -19,7 +19,12 @@ Three architectures (``arch``):
 
 The encoder maps ``[n, *input_shape]`` to ``[n, out_dim]`` and the decoder ``[n, latent_dim]``
 to a flat ``[n, prod(input_shape)]`` (conv: ``[n, C, H, W]``); what the outputs mean (posterior
-parameters, logits, a discriminator's score) is the model family's business, not theirs.
+parameters, logits, a discriminator's score) is the model family's business, not theirs. Both
+use ReLU between layers unless ``activation`` (a module factory, e.g. ``lambda: nn.LeakyReLU(0.2)``
+for a GAN's discriminator) says otherwise. ``build_decoder(..., batchnorm=True)`` puts batch
+normalisation before each hidden activation (a GAN's generator, DCGAN practice). Neither choice
+changes which initial weights a seed draws (activations hold no weights; batch normalisation
+starts at scale 1, shift 0 without drawing).
 """
 
 from __future__ import annotations
@@ -49,23 +54,36 @@ def check_input_shape(arch: str, shape: tuple[int, ...]) -> None:
                              f"got input_shape {shape}")
 
 
-def build_encoder(arch: str, input_shape: tuple[int, ...], out_dim: int) -> nn.Module:
+def build_encoder(arch: str, input_shape: tuple[int, ...], out_dim: int, activation=nn.ReLU) -> nn.Module:
     """Inputs ``[n, *input_shape]`` -> ``[n, out_dim]``."""
     check_input_shape(arch, input_shape)
+    act = activation
     if arch in _CONV_WIDTHS:
-        return nn.Sequential(*_conv_stack(input_shape[0], _CONV_WIDTHS[arch]), nn.Flatten(),
-                             nn.Linear(_CONV_FLAT, _CONV_DENSE), nn.ReLU(), nn.Linear(_CONV_DENSE, out_dim))
-    return nn.Sequential(nn.Flatten(), *_mlp((math.prod(input_shape), *_mlp_hidden(input_shape), out_dim)))
+        return nn.Sequential(*_conv_stack(input_shape[0], _CONV_WIDTHS[arch], act), nn.Flatten(),
+                             nn.Linear(_CONV_FLAT, _CONV_DENSE), act(), nn.Linear(_CONV_DENSE, out_dim))
+    return nn.Sequential(nn.Flatten(), *_mlp((math.prod(input_shape), *_mlp_hidden(input_shape), out_dim),
+                                             lambda width: act()))
 
 
-def build_decoder(arch: str, latent_dim: int, input_shape: tuple[int, ...]) -> nn.Module:
+def build_decoder(arch: str, latent_dim: int, input_shape: tuple[int, ...], activation=nn.ReLU,
+                  batchnorm: bool = False) -> nn.Module:
     """Latents ``[n, latent_dim]`` -> outputs of one data point's size, no output activation."""
     check_input_shape(arch, input_shape)
+    if batchnorm:
+        def act1(width):
+            return nn.Sequential(nn.BatchNorm1d(width), activation())
+
+        def act2(width):
+            return nn.Sequential(nn.BatchNorm2d(width), activation())
+    else:
+        def act1(width):
+            return activation()
+        act2 = act1
     if arch in _CONV_WIDTHS:
-        return nn.Sequential(nn.Linear(latent_dim, _CONV_DENSE), nn.ReLU(), nn.Linear(_CONV_DENSE, _CONV_FLAT),
-                             nn.ReLU(), nn.Unflatten(1, (64, 4, 4)),
-                             *_deconv_stack(_CONV_WIDTHS[arch][::-1], input_shape[0]))
-    return nn.Sequential(*_mlp((latent_dim, *_mlp_hidden(input_shape)[::-1], math.prod(input_shape))))
+        return nn.Sequential(nn.Linear(latent_dim, _CONV_DENSE), act1(_CONV_DENSE), nn.Linear(_CONV_DENSE, _CONV_FLAT),
+                             act1(_CONV_FLAT), nn.Unflatten(1, (64, 4, 4)),
+                             *_deconv_stack(_CONV_WIDTHS[arch][::-1], input_shape[0], act2))
+    return nn.Sequential(*_mlp((latent_dim, *_mlp_hidden(input_shape)[::-1], math.prod(input_shape)), act1))
 
 
 def _mlp_hidden(shape: tuple[int, ...]) -> tuple[int, ...]:
@@ -73,29 +91,33 @@ def _mlp_hidden(shape: tuple[int, ...]) -> tuple[int, ...]:
     return (128, 128) if len(shape) == 1 else (512, 256)
 
 
-def _conv_stack(channels_in: int, widths: tuple[int, ...]) -> list[nn.Module]:
+def _conv_stack(channels_in: int, widths: tuple[int, ...], act=nn.ReLU) -> list[nn.Module]:
     layers: list[nn.Module] = []
     c = channels_in
     for w in widths:
-        layers += [nn.Conv2d(c, w, kernel_size=4, stride=2, padding=1), nn.ReLU()]
+        layers += [nn.Conv2d(c, w, kernel_size=4, stride=2, padding=1), act()]
         c = w
     return layers
 
 
-def _deconv_stack(widths: tuple[int, ...], channels_out: int) -> list[nn.Module]:
+def _deconv_stack(widths: tuple[int, ...], channels_out: int, act=None) -> list[nn.Module]:
+    """``act(width)``: the module after a hidden layer of ``width`` channels (default ReLU)."""
+    act = act or (lambda width: nn.ReLU())
     layers: list[nn.Module] = []
     outs = widths[1:] + (channels_out,)
     for i, (a, b) in enumerate(zip(widths, outs)):
         layers.append(nn.ConvTranspose2d(a, b, kernel_size=4, stride=2, padding=1))
         if i < len(widths) - 1:
-            layers.append(nn.ReLU())
+            layers.append(act(b))
     return layers
 
 
-def _mlp(sizes: tuple[int, ...]) -> list[nn.Module]:
+def _mlp(sizes: tuple[int, ...], act=None) -> list[nn.Module]:
+    """``act(width)``: the module after a hidden layer of ``width`` units (default ReLU)."""
+    act = act or (lambda width: nn.ReLU())
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
-            layers.append(nn.ReLU())
+            layers.append(act(b))
     return layers

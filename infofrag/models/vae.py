@@ -1,5 +1,8 @@
 """beta-VAE members: a diagonal-Gaussian VAE on the networks of :mod:`.networks`, and its loss.
 
+The same model is the network of every VAE family (beta-TCVAE, FactorVAE, DIP-VAE, AnnealedVAE);
+what they add to its two basic terms is in :mod:`.objectives`.
+
 The likelihood defaults to ``"bernoulli"`` for images and ``"gaussian"`` for 1-D inputs; the
 Gaussian has a fixed observation standard deviation ``obs_std`` (default 0.1).
 
@@ -21,6 +24,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from .networks import ARCHS, build_decoder, build_encoder, check_input_shape
+from .objectives import total_correlation_mws
 
 __all__ = ["LIKELIHOODS", "BetaVAE", "LossTerms", "build_model"]
 
@@ -95,21 +99,9 @@ class BetaVAE(nn.Module):
     @staticmethod
     def total_correlation(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor,
                           dataset_size: int) -> torch.Tensor:
-        """Minibatch-weighted estimate of TC(z) = KL(q(z) || prod_j q(z_j)) in nats (Chen et al. 2018).
-
-        q(z) is the aggregate posterior over a dataset of ``dataset_size`` points, estimated from
-        the batch: log q(z_i) ~ logsumexp_k log q(z_i | x_k) - log(n * dataset_size), and the same
-        per channel for the marginals. The estimate is biased for small batches but its gradient
-        is what the penalty needs: it pushes the aggregate posterior towards independent channels.
-        """
-        n, d = z.shape
-        # log q(z_i[j] | x_k) for every pair (i, k) and channel j: [n, n, d]
-        log_q = -0.5 * (math.log(2 * math.pi) + logvar[None]
-                        + (z[:, None] - mu[None]).pow(2) * torch.exp(-logvar[None]))
-        log_norm = math.log(n * dataset_size)
-        log_qz = torch.logsumexp(log_q.sum(dim=2), dim=1) - log_norm
-        log_prod_qzj = (torch.logsumexp(log_q, dim=1) - log_norm).sum(dim=1)
-        return (log_qz - log_prod_qzj).mean()
+        """Minibatch-weighted estimate of TC(z) in nats (Chen et al. 2018): see
+        :func:`.objectives.total_correlation_mws`."""
+        return total_correlation_mws(z, mu, logvar, dataset_size)
 
     def loss(self, x: torch.Tensor, beta: float = 1.0,
              generator: torch.Generator | None = None, tc_weight: float = 0.0,

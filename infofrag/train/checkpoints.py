@@ -21,8 +21,9 @@ import torch
 from ..atomic import write_bytes
 from ..devices import resolve_device
 from ..errors import CheckpointError
-from ..models import build_model
+from ..models import build_member_model
 from ..values import plain
+from .learners import DEFAULT_METHOD, LEARNERS, member_method, member_settings
 
 logger = logging.getLogger("infofrag.train")
 
@@ -107,15 +108,28 @@ def dataset_identity(ds) -> dict:
 def trajectory_identity(member: dict, ds, origin: dict | None = None) -> dict:
     """Everything that decides a member's training trajectory, in three parts: ``settings``
     (not ``steps``: the first k steps do not depend on the total), ``code`` (the digest of the
-    code that trains it) and ``data`` (digests of the data files' content)."""
+    code that trains it) and ``data`` (digests of the data files' content).
+
+    ``settings`` holds the method and all its hyperparameters with their defaults filled in
+    (:func:`.learners.member_settings`: a default given explicitly is the same trajectory).
+    A ``beta_vae`` member (``method`` absent or "beta_vae") has exactly the settings it had
+    before methods existed (beta; tc_weight only when non-zero; no ``method``), so its resume
+    states stay valid."""
     m = plain(member)
-    settings = {"format": RESUME_FORMAT, "beta": float(m["beta"]), "seed": int(m["seed"]),
+    method = member_method(m)
+    learner = LEARNERS[method]
+    settings = {"format": RESUME_FORMAT, "seed": int(m["seed"]),
                 "arch": m["arch"], "latent_dim": int(m["latent_dim"]),
                 "batch_size": int(m["batch_size"]), "lr": float(m["lr"]),
-                "obs_std": float(m.get("obs_std", 0.1)), "optimizer": "adam(0.9,0.999,1e-8)",
+                "obs_std": float(m.get("obs_std", 0.1)), "optimizer": learner.optimizer,
                 "dataset": dataset_identity(ds)}
-    if float(m.get("tc_weight", 0.0)):
-        settings["tc_weight"] = float(m["tc_weight"])
+    if method == DEFAULT_METHOD:
+        settings["beta"] = float(m["beta"])
+        if float(m.get("tc_weight", 0.0)):
+            settings["tc_weight"] = float(m["tc_weight"])
+    else:
+        settings["method"] = method
+        settings["hyperparameters"] = member_settings(m)
     origin = plain(origin or {})
     return {"settings": settings, "code": origin.get("code"), "data": origin.get("data") or {}}
 
@@ -166,14 +180,20 @@ def try_resume(path: Path, identity: dict, steps: int, name: str):
 def load_model(path, device="cpu"):
     """Load a final checkpoint -> (model in eval mode, meta dict without the weights).
 
-    Raises CheckpointError (a ValueError) naming the file when it is missing, truncated,
-    corrupt (digest mismatch), lacks keys, or does not fit its architecture.
+    The model is the member's method's (``meta["method"]``, "beta_vae" for checkpoints written
+    before methods existed): a :class:`~infofrag.models.BetaVAE` for the VAE families, an
+    :class:`~infofrag.models.InfoGAN` for ``infogan``; ``meta["settings"]`` holds the method's
+    hyperparameters. Raises CheckpointError (a ValueError) naming the file when it is missing,
+    truncated, corrupt (digest mismatch), lacks keys, or does not fit its architecture.
     """
     path = Path(path)
     obj = _read(path, FINAL_KEYS, FORMAT)
     try:
-        model = build_model(obj["arch"], tuple(obj["input_shape"]), int(obj["latent_dim"]),
-                            likelihood=obj["likelihood"], obs_std=float(obj.get("obs_std", 0.1)))
+        method = obj.get("method", DEFAULT_METHOD)
+        settings = obj.get("settings") or {}
+        model = build_member_model(method, obj["arch"], tuple(obj["input_shape"]), int(obj["latent_dim"]),
+                                   likelihood=obj["likelihood"], obs_std=float(obj.get("obs_std", 0.1)),
+                                   noise_dim=int(settings.get("noise_dim", 8)))
         model.load_state_dict(obj["state_dict"])
     except (ValueError, RuntimeError, TypeError) as exc:
         raise CheckpointError(f"checkpoint '{path}': weights do not fit the recorded model: {exc}") from exc

@@ -5,15 +5,26 @@
 
 * ``checkpoint``: the final checkpoint (read it with :func:`load_model`), written atomically and
   only when training finished with finite losses;
-* ``log``: CSV with columns ``step, loss, recon, kl_total, kl_0 .. kl_{d-1}, seconds``; one row
-  every ``log_every`` steps (and one for the last step), each the mean over the steps since the
-  previous row; ``seconds`` is the training wall time so far (earlier, interrupted runs included);
+* ``log``: CSV with columns ``step``, the method's columns, ``seconds``; one row every
+  ``log_every`` steps (and one for the last step), each the mean over the steps since the
+  previous row; ``seconds`` is the training wall time so far (earlier, interrupted runs
+  included). The VAE families' columns are ``loss, recon, kl_total, kl_0 .. kl_{d-1}``
+  followed by the method's extra terms (beta_tcvae: ``tc``; factor_vae: ``tc, disc_loss,
+  disc_acc``; dip_vae_*: ``dip_offdiag, dip_diag``; annealed_vae: ``capacity``, C(t));
+  infogan's are ``d_loss, g_loss, info_nll, mi_bound, d_real, d_fake``
+  (:mod:`.learners`);
 * ``resume_dir/<name>.resume.pt``: the resume state, every ``checkpoint_every`` steps and at the
-  end (models, optimisers, step, log rows, trajectory key).
+  end (every network and every optimiser, step, log rows, trajectory key).
+
+Methods. ``member["method"]`` (absent: ``beta_vae``) picks the learner of :mod:`.learners`:
+``beta_vae``, ``beta_tcvae``, ``factor_vae``, ``dip_vae_i``, ``dip_vae_ii``, ``annealed_vae``,
+``infogan``; the method's hyperparameters are top-level keys of the member (see
+:data:`.learners.LEARNERS` and each learner's ``settings``).
 
 Determinism. The weights are a pure function of the member's settings and the machine: the
-initial weights come from a torch RNG seeded from ``seed``, batches and noise are pure functions
-of seed and step (:mod:`.batches`), the learning rate is constant (Adam). A run killed after a
+initial weights come from a torch RNG seeded from ``seed``, batches and noise (and every other
+random draw of a step) are pure functions of seed and step (:mod:`.batches`), the learning rates
+are constant (Adam), and anything scheduled (AnnealedVAE's C(t)) is a function of the step. A run killed after a
 checkpoint and resumed is bit-identical to an uninterrupted one (on CPU; on CUDA cuDNN is put in
 deterministic mode, but bit-identity across GPU models is not promised).
 
@@ -52,25 +63,31 @@ import torch
 from ..atomic import write_bytes
 from ..devices import resolve_device
 from ..errors import TrainingDivergedError
-from ..models import build_model
 from ..values import plain
-from .batches import BATCH_BLOCK, Prefetcher, init_seed, noise_seeds
+from .batches import BATCH_BLOCK, Prefetcher, noise_seeds
 from .checkpoints import FORMAT, RESUME_FORMAT, _save, resume_path, trajectory_identity, trajectory_key, try_resume
+from .learners import COMMON_KEYS, LEARNERS, Learner, member_method, member_settings, setting_keys
 
 logger = logging.getLogger("infofrag.train")
 
-REQUIRED_KEYS = ("name", "beta", "seed", "arch", "latent_dim", "steps", "batch_size", "lr",
-                 "checkpoint_every", "log_every")
 _LOG_LINE_SECONDS = 10.0
 
 
 def _validate_member(member: dict) -> dict:
+    """The member as plain values; ValueError naming the member and the key when a key is
+    missing, out of range, or a hyperparameter of another method."""
     if not isinstance(member, dict):
         raise ValueError(f"member: expected a dict, got {type(member).__name__}")
     name = member.get("name", "?")
-    missing = [k for k in REQUIRED_KEYS if k not in member]
+    method = member.get("method", None)
+    if method is not None and method not in LEARNERS:
+        raise ValueError(f"member {name!r}: method must be one of {list(LEARNERS)}, got {method!r}")
+    learner = LEARNERS[member_method(member)]
+    required = COMMON_KEYS + tuple(k for k, spec in learner.settings.items() if spec.default is None)
+    missing = [k for k in required if k not in member]
     if missing:
-        raise ValueError(f"member {name!r}: missing key(s) {missing}")
+        raise ValueError(f"member {name!r}: missing key(s) {missing}"
+                         + (f" (method {learner.method!r})" if method is not None else ""))
     m = plain(member)
 
     def positive_int(key):
@@ -84,27 +101,35 @@ def _validate_member(member: dict) -> dict:
         positive_int("threads")
     if isinstance(m["seed"], bool) or not isinstance(m["seed"], int) or m["seed"] < 0:
         raise ValueError(f"member {name!r}: seed must be a non-negative int, got {m['seed']!r}")
-    for key in ("beta", "lr", "tc_weight"):
-        if key not in m:
-            continue
-        v = m[key]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"member {name!r}: {key} must be a finite number >= 0, got {v!r}")
-    if not m["lr"] > 0:
-        raise ValueError(f"member {name!r}: lr must be > 0, got {m['lr']!r}")
+    lr = m["lr"]
+    if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr < 0:
+        raise ValueError(f"member {name!r}: lr must be a finite number >= 0, got {lr!r}")
+    if not lr > 0:
+        raise ValueError(f"member {name!r}: lr must be > 0, got {lr!r}")
+    if "obs_std" in m:
+        v = m["obs_std"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or not v > 0:
+            raise ValueError(f"member {name!r}: obs_std must be a finite number > 0, got {v!r}")
+    for key, spec in learner.settings.items():
+        if key in m:
+            spec.check(name, key, m[key])
+    learner.check_member(name, m)
+    foreign = sorted(k for k in setting_keys() - set(learner.settings) if k in m)
+    if foreign:
+        raise ValueError(f"member {name!r}: {', '.join(foreign)} "
+                         f"{'is not a setting' if len(foreign) == 1 else 'are not settings'} of method "
+                         f"{learner.method!r} (its settings: {', '.join(learner.settings)})")
     if not isinstance(m["name"], str) or not m["name"]:
         raise ValueError(f"member: name must be a non-empty string, got {m['name']!r}")
     return m
 
 
-def _write_log(path: Path, rows: list, latent_dim: int) -> None:
+def _write_log(path: Path, rows: list, learner: Learner) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["step", "loss", "recon", "kl_total", *[f"kl_{k}" for k in range(latent_dim)], "seconds"])
+    w.writerow(["step", *learner.columns, "seconds"])
     for step, vals, seconds in rows:
-        loss, recon, *kl = vals
-        w.writerow([step, repr(loss), repr(recon), repr(float(sum(kl))), *map(repr, kl),
-                    f"{seconds:.3f}"])
+        w.writerow([step, *map(repr, learner.row(vals)), f"{seconds:.3f}"])
     write_bytes(path, buf.getvalue().encode())
 
 
@@ -134,42 +159,11 @@ def _torch_settings(threads, dev):
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
 
 
-class _Learner:
-    """One member's trainable state (a beta-VAE and its Adam) and its training step."""
-
-    def __init__(self, ds, m: dict, dev):
-        self.m, self.n = m, ds.n
-        self.beta, self.tc_weight = float(m["beta"]), float(m.get("tc_weight", 0.0))
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed(m["seed"]))
-            self.model = build_model(m["arch"], tuple(ds.input_shape), m["latent_dim"],
-                                     likelihood=ds.likelihood, obs_std=float(m.get("obs_std", 0.1)))
-        self.model.to(dev).train()
-        self.opt = torch.optim.Adam(self.model.parameters(), lr=float(m["lr"]))
-        self.n_values = m["latent_dim"] + 2  # loss, recon, kl per channel
-
-    def step(self, x, gen, out) -> None:
-        """One optimisation step on batch ``x``; its log values into ``out`` (on the device)."""
-        terms = self.model.loss(x, self.beta, gen, self.tc_weight, self.n)
-        self.opt.zero_grad(set_to_none=True)
-        terms.total.backward()
-        self.opt.step()
-        torch.cat((terms.total.detach().reshape(1), terms.recon.detach().reshape(1),
-                   terms.kl.detach()), out=out)
-
-    def state(self) -> dict:
-        return {"model": self.model.state_dict(), "optimizer": self.opt.state_dict()}
-
-    def load(self, state: dict) -> None:
-        self.model.load_state_dict(state["model"])
-        self.opt.load_state_dict(state["optimizer"])
-
-
 class _Run:
     """The bookkeeping of one training run: log rows, sums since the last row, the divergence
     check at sync points, resume states."""
 
-    def __init__(self, learner: _Learner, m: dict, dev, rpath, identity: dict):
+    def __init__(self, learner: Learner, m: dict, dev, rpath, identity: dict):
         self.learner, self.m, self.rpath, self.identity = learner, m, rpath, identity
         self.name, self.steps = m["name"], m["steps"]
         self.start, self.rows, self.prior_seconds = 0, [], 0.0
@@ -197,12 +191,12 @@ class _Run:
         """Raise if a loss since the last sync point was not finite; fold the window into acc."""
         if self.n_win:
             part = self.window[:self.n_win]
-            finite = torch.isfinite(part[:, 0])
+            finite = torch.isfinite(part).all(dim=1)
             if not bool(finite.all()):
                 first = self.win_start + int((~finite).nonzero()[0, 0]) + 1
                 raise TrainingDivergedError(
                     f"member {self.name!r}: loss is not finite at step {first} of {self.steps} "
-                    f"(beta {self.learner.beta:g}, lr {self.m['lr']:g}); the final checkpoint is not "
+                    f"({self.learner.describe()}, lr {self.m['lr']:g}); the final checkpoint is not "
                     f"written, the last resume checkpoint (if any) is kept")
             self.acc.add_(part.sum(0, dtype=torch.float64))
             self.n_acc += self.n_win
@@ -233,8 +227,8 @@ class _Run:
         if _use_bar(progress):
             from tqdm.auto import tqdm
             bar = tqdm(total=steps, initial=start, desc=self.name, unit="step", dynamic_ncols=True)
-        logger.info("member %r: training steps %d..%d on %s (arch %s, beta %g, lr %g, batch %d)",
-                    self.name, start, steps, self.dev, m["arch"], learner.beta, m["lr"], m["batch_size"])
+        logger.info("member %r: training steps %d..%d on %s (arch %s, %s, lr %g, batch %d)",
+                    self.name, start, steps, self.dev, m["arch"], learner.describe(), m["lr"], m["batch_size"])
         noise_block, seeds = None, []
         t0 = time.perf_counter()
         last_line = t0
@@ -247,7 +241,7 @@ class _Run:
                     noise_block = step // BATCH_BLOCK
                     seeds = noise_seeds(seed, noise_block)
                 gen.manual_seed(seeds[step % BATCH_BLOCK])
-                learner.step(x, gen, self.window_rows[self.n_win])
+                learner.step(step, x, gen, self.window_rows[self.n_win])
                 self.n_win += 1
                 done = step + 1
                 if bar is not None:
@@ -260,11 +254,11 @@ class _Run:
                     mean = self.log_row(done, self.prior_seconds + time.perf_counter() - t0)
                     now = time.perf_counter()
                     if bar is not None:
-                        bar.set_postfix(loss=f"{mean[0]:.2f}", kl=f"{sum(mean[2:]):.2f}", refresh=False)
+                        bar.set_postfix_str(learner.progress(learner.row(mean)), refresh=False)
                     elif now - last_line >= _LOG_LINE_SECONDS or done == steps or done == start + m["log_every"]:
                         rate = (done - start) / max(now - t0, 1e-9)
-                        logger.info("member %r: step %d/%d loss %.3f recon %.3f kl %.3f (%.1f steps/s)",
-                                    self.name, done, steps, mean[0], mean[1], sum(mean[2:]), rate)
+                        logger.info("member %r: step %d/%d %s (%.1f steps/s)", self.name, done, steps,
+                                    learner.progress(learner.row(mean)), rate)
                         last_line = now
                 if is_ckpt:
                     self.save_resume(done, self.prior_seconds + time.perf_counter() - t0)
@@ -277,19 +271,21 @@ class _Run:
 
     def finish(self, ds, checkpoint, log, elapsed: float) -> dict:
         seconds = self.prior_seconds + elapsed
-        model, m, d = self.learner.model, self.m, self.m["latent_dim"]
+        learner, m = self.learner, self.m
+        model = learner.model
         final = {"format": FORMAT, "state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                 "arch": m["arch"], "input_shape": [int(s) for s in ds.input_shape], "latent_dim": d,
-                 "likelihood": model.likelihood, "obs_std": model.obs_std, "member": m,
+                 "arch": m["arch"], "input_shape": [int(s) for s in ds.input_shape], "latent_dim": m["latent_dim"],
+                 "likelihood": model.likelihood, "obs_std": float(getattr(model, "obs_std", m.get("obs_std", 0.1))),
+                 "method": learner.method, "settings": member_settings(m), "member": m,
                  "config_hash": trajectory_key(self.identity), "steps_done": self.steps,
                  "torch_version": str(torch.__version__), "dataset": self.identity["settings"]["dataset"],
                  "seconds": seconds}
-        _write_log(Path(log), self.rows, d)
+        _write_log(Path(log), self.rows, learner)
         _save(final, Path(checkpoint))
-        last = self.rows[-1][1]
-        logger.info("member %r: done, %d steps, loss %.3f, %.1f s", self.name, self.steps, last[0], seconds)
-        return {"name": self.name, "steps_done": self.steps, "resumed_from": self.start, "loss": last[0],
-                "recon": last[1], "kl": last[2:], "kl_total": float(sum(last[2:])), "seconds": seconds,
+        last = learner.row(self.rows[-1][1])
+        logger.info("member %r: done, %d steps, %s, %.1f s", self.name, self.steps, learner.progress(last), seconds)
+        return {"name": self.name, "method": learner.method, "steps_done": self.steps, "resumed_from": self.start,
+                **learner.summary(last), "seconds": seconds,
                 "steps_per_s": (self.steps - self.start) / max(elapsed, 1e-9),
                 "device": str(self.dev), "config_hash": trajectory_key(self.identity),
                 "checkpoint": str(checkpoint), "log": str(log)}
@@ -299,10 +295,11 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
                  device="auto", progress=None, origin: dict | None = None) -> dict:
     """Train one member; write ``checkpoint`` and ``log``; resume from ``resume_dir``.
 
-    member: dict with name, beta, seed, arch, latent_dim, steps, batch_size, lr,
-    checkpoint_every, log_every; optional threads (torch.set_num_threads for the run),
-    obs_std (Gaussian likelihood), tc_weight (total-correlation penalty, beta-TCVAE; the logged
-    ``loss`` then includes it); other keys are ignored (but stored in the checkpoint).
+    member: dict with name, seed, arch, latent_dim, steps, batch_size, lr, checkpoint_every,
+    log_every; ``method`` (default "beta_vae") and that method's hyperparameters (beta_vae: beta,
+    optional tc_weight; the others: see :mod:`.learners`); optional threads
+    (torch.set_num_threads for the run), obs_std (Gaussian likelihood). A hyperparameter of
+    another method is an error; other keys are ignored (but stored in the checkpoint).
     origin: ``{"code": digest, "data": {file: digest}}``, part of the trajectory key.
     device: "auto" (CUDA when available), "cpu", "cuda", ... .
     progress: None (tqdm bar when stderr is a TTY, else log lines), True (bar), False (lines).
@@ -313,7 +310,7 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
     identity = trajectory_identity(m, ds, origin)
     rpath = resume_path(resume_dir, m["name"]) if resume_dir is not None else None
     with _torch_settings(m.get("threads"), dev):
-        run = _Run(_Learner(ds, m, dev), m, dev, rpath, identity)
+        run = _Run(LEARNERS[member_method(m)](ds, m, dev), m, dev, rpath, identity)
         run.resume(try_resume(rpath, identity, m["steps"], m["name"]) if rpath is not None else None)
         elapsed = run.loop(ds, progress)
         return run.finish(ds, checkpoint, log, elapsed)
