@@ -714,3 +714,64 @@ def test_float64_retry_of_float32_input(monkeypatch):
         want_nmi, want_vi = infofrag.similarity(*(a.astype(np.float64) for a in args))
         np.testing.assert_array_equal(nmi, want_nmi)
         np.testing.assert_array_equal(vi, want_vi)
+
+
+# ---------------------------------------------------------------------------------------------
+# the fast path's channel order: expected-centred channels first
+# ---------------------------------------------------------------------------------------------
+
+
+def _channels_of_every_row_kind(N=200, seed=21):
+    """float64 fingerprints whose channels the fast path gets right or wrong on its sample rows:
+    weak (every row centred), informative (none), a dense cluster with 5 outliers away from the
+    sample rows (classified centred; the outliers' rows are not), and a cluster of 85% of the
+    points with the sample rows among the rest (classified uncentred; the cluster's rows are
+    centred)."""
+    from infofrag.estimators._coefficients import _weak_first  # noqa: F401  (the sample rows below)
+
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1, 1, N)
+    sample = np.unique(np.linspace(0, N - 1, 8).round().astype(int))
+    outliers = np.array([10, 11, 12, 13, 14])
+    spread = np.concatenate([sample, rng.choice(np.setdiff1d(np.arange(N), sample), 22, replace=False)])
+    mus, sds = [], []
+    mus.append(0.05 * np.sin(3 * x)); sds.append(1.0)  # weak
+    mus.append(4 * x); sds.append(0.1)  # informative
+    m = 0.01 * x
+    m[outliers] = 10 + x[outliers]
+    mus.append(m); sds.append(0.3)  # centred but for the outliers
+    m = 0.01 * x
+    m[spread] = 3 * np.sign(x[spread]) + 2 * x[spread]
+    mus.append(m); sds.append(0.2)  # uncentred on the sample rows, centred in the cluster
+    mus.append(0.2 * np.cos(2 * x)); sds.append(1.0)  # weak
+    mu = np.stack(mus)[:, :, None]
+    lv = np.log(np.asarray(sds)[:, None, None] ** 2) + 0 * mu
+    return infofrag.bhattacharyya(mu, lv), sample, outliers
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_expected_centred_channels_first_give_the_same_numbers(dtype, monkeypatch):
+    """The fast path puts the channels whose sample rows are all nearly constant first (computed
+    from expm1) and recomputes the rows that turn out otherwise, both ways; the results are those
+    of D's own order (float32: to GEMM rounding; float64: to float64 rounding)."""
+    from infofrag.estimators import _coefficients, _fast
+
+    D, sample, outliers = _channels_of_every_row_kind()
+    D = D.astype(dtype)
+    N = D.shape[-1]
+    C = np.exp(-D.astype(np.float64))
+    centred = C.mean(-1) > 0.8  # [channel, row]
+    assert centred[0].all() and not centred[1].any() and centred[4].all()
+    assert centred[2, sample].all() and not centred[2, outliers].any()
+    assert not centred[3, sample].any() and centred[3].sum() > 0.8 * N
+    order, n_weak = _coefficients._weak_first(torch.from_numpy(D), _coefficients._max_distance(torch.float32, N))
+    assert n_weak == 3 and list(order) == [0, 2, 4, 1, 3]
+    tol = dict(rtol=1e-6, atol=1e-9) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
+    for args in ((D,), (D[:2], D[2:]), (D[3:], D[:3])):
+        for rows in (None, 7):
+            got = infofrag.similarity_terms(*args, chunk_rows=rows)
+            with monkeypatch.context() as m:
+                m.setattr(_fast, "_REORDER", False)
+                want = infofrag.similarity_terms(*args, chunk_rows=rows)
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(g, w, **tol)

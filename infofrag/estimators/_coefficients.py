@@ -34,77 +34,143 @@ def _max_distance(dtype, N):
     return 0.5 * (-math.log(tiny) - math.log(max(N, 1))) - 2.0
 
 
-class _Chunk:
-    """Reused buffer for the scaled coefficients X of a chunk of rows of one stack of channels.
+def _weak_first(D, cap, sample=8):
+    """A channel order for the fast path's buffers: the channels whose rows are all nearly constant
+    (centred) on a few sample rows first, the others after; returns ``(order or None, n_weak)``.
 
-    The buffer holds one extra channel (index M) of constants 1/sqrt(N): as one more column of
-    the Gram products it yields ``a`` for free.
+    Centred rows are computed from ``expm1``, the others from ``exp``; with the channels that are
+    expected to be centred in one contiguous range, each range gets its own function directly and
+    only the rows that turn out otherwise are gathered and recomputed. Costs ``exp`` on ``sample``
+    rows of every channel.
+    """
+    M, N = D.shape[0], D.shape[-1]
+    rows = np.unique(np.linspace(0, N - 1, min(N, sample)).round().astype(np.int64))
+    with torch.no_grad():
+        C = torch.clamp(D[:, torch.from_numpy(rows).to(D.device), :], max=cap).neg_()  # [M, rows, N]
+        m = _ufunc("exp", C).mean(-1, dtype=torch.float64)  # (an estimate: NaN just means "not weak")
+        weak = (m > CENTRE_ABOVE).all(-1).cpu().numpy()
+    n_weak = int(weak.sum())
+    if n_weak in (0, M) or bool(weak[:n_weak].all()):  # already in order
+        return None, n_weak
+    return np.concatenate([np.nonzero(weak)[0], np.nonzero(~weak)[0]]), n_weak
+
+
+class _Chunk:
+    """Reused buffers for the scaled coefficients X of a chunk of rows of one stack of channels.
+
+    ``buf`` [channels, rows, N] holds X, one extra channel (index M) of constants 1/sqrt(N) -- as
+    one more column of the Gram products it yields ``a`` for free -- and ``channels - M - 1``
+    channels of zeros (GEMM dimensions in multiples of the CPU's tiles; default: none); ``neg``
+    holds ``-min(D, cap)`` of the chunk, from which ``exp`` writes C and ``expm1`` C - 1 into
+    ``buf``. Both are channel-major: each channel's rows of the chunk are one contiguous run of
+    D, copied and transformed as such (the products read row i as a [channels, N] matrix with a
+    row stride). Channels are held in ``order`` (default: D's): its first ``n_weak`` are computed
+    as centred rows (``expm1``), the others as uncentred (``exp``); rows that turn out otherwise
+    are gathered and recomputed (see :func:`_weak_first`). The log m sums are in D's order.
     """
 
-    def __init__(self, M, N, rows, dtype, device):
-        self.buf = torch.empty((rows, M + 1, N), dtype=dtype, device=device)
-        self.buf[:, M, :] = 1.0 / math.sqrt(N)
-        self.s = torch.empty((rows, M), dtype=dtype, device=device)
-        self.M, self.N = M, N
+    def __init__(self, M, N, rows, dtype, device, channels=None, order=None, n_weak=0):
+        channels = M + 1 if channels is None else channels
+        self.buf = torch.zeros((channels, rows, N), dtype=dtype, device=device)
+        self.buf[M] = 1.0 / math.sqrt(N)
+        self.neg = torch.empty(M * rows * N, dtype=dtype, device=device)  # [M, r, N] per chunk
+        self.M, self.N, self.rows = M, N, rows
         self.cap = _max_distance(dtype, N)
+        self.order = None if order is None else torch.as_tensor(order, device=device)
+        self.n_weak = int(n_weak)
+
+    def _copy_capped(self, src, out):
+        """out [M, r, N] = min(D, cap) of the chunk (src [M, r, N]), channels in the buffer's order."""
+        if src.dtype != out.dtype:  # e.g. float32 fingerprints computed in float64
+            src = src.to(out.dtype)
+        if self.order is None:
+            torch.clamp(src, max=self.cap, out=out)
+        else:
+            torch.index_select(src, 0, self.order, out=out)
+            out.clamp_(max=self.cap)
+
+    def _flat_rows(self, uu, ii, device):
+        """Rows of ``buf.view(-1, N)`` of channels uu, chunk rows ii."""
+        return torch.from_numpy(uu * self.rows + ii).to(device)
 
     def load(self, D, i0, i1, name, device):
-        """Fill X for rows i0:i1; returns (X [r, M + 1, N] with the constant channel last,
-        sum_r log m [M] float64)."""
-        r = i1 - i0
-        Xall = self.buf[:r]
-        X = Xall[:, :self.M]
+        """Fill X for rows i0:i1; returns (X [r, channels, N] -- a view of the channel-major
+        buffer -- with the constant channel at M, in the buffer's channel order; sum_r log m [M]
+        float64, in D's order)."""
+        r, M, N = i1 - i0, self.M, self.N
+        X = self.buf[:M, :r]  # [M, r, N]
+        neg = self.neg[:M * r * N].view(M, r, N)
         src = D[:, i0:i1, :]
         if src.device != device:
             src = src.to(device)
-        # X = min(D, cap) (copy into [rows, M, N] layout; the cap: no subnormal numbers, see
-        # _max_distance). NaN, -inf or negative distances make its minimum NaN or < 0.
-        if src.dtype == X.dtype:
-            torch.clamp(src.permute(1, 0, 2), max=self.cap, out=X)
-        else:  # e.g. float32 fingerprints computed in float64 (clamp's out= must match its input)
-            X.copy_(src.permute(1, 0, 2)).clamp_(max=self.cap)
-        if not bool(torch.amin(Xall) >= 0):  # (the constant channel is > 0)
+        # -D, capped (the cap: no subnormal numbers, see _max_distance). NaN, -inf or negative
+        # distances make the minimum of min(D, cap) NaN or < 0.
+        self._copy_capped(src, neg)
+        if not bool(torch.amin(neg) >= 0):
             raise _value_error(D[:, i0:i1, :], name, offset=(0, i0)) or ValueError(f"{name} contains invalid values")
-        X.neg_()
-        X.exp_()  # C
-        s64 = torch.sum(X, dim=-1, out=self.s[:r]).cpu().numpy().astype(np.float64)  # N m
-        centred = s64 > CENTRE_ABOVE * self.N
-        log_m = np.log(s64) - math.log(self.N)
-        ii, uu = np.nonzero(centred)
-        if len(ii):
-            cm1, t = self._minus_one(D, src, i0, ii, uu, X)
-            s64[ii, uu] = self.N + t
-            log_m[ii, uu] = np.log1p(t / self.N)
-        # X = (C - r) w with w = 1 / (sqrt(N) m) and r = 0 (uncentred) or m (centred, from C - 1)
+        neg.neg_()
+        W = self.n_weak
+        # Uncentred rows: C = exp(-D) and s = N m (float32 sums). Centred rows: C - 1 = expm1(-D),
+        # float32's relative precision where C itself, near 1, has only its absolute precision
+        # (6e-8: all the information of a channel with D ~ 1e-7); t = N (m - 1) in float64.
+        # (Arrays [M, r] below: channel, chunk row.)
+        s64 = np.empty((M, r))
+        t = np.zeros((M, r))
+        if W < M:
+            _ufunc("exp", neg[W:], X[W:])
+            s64[W:] = torch.sum(X[W:], dim=-1).cpu().numpy()
+        if W:
+            _ufunc("expm1", neg[:W], X[:W])
+            t[:W] = _sum64(X[:W])
+            s64[:W] = N + t[:W]
+        centred = s64 > CENTRE_ABOVE * N
         np_dtype = np.float32 if X.dtype == torch.float32 else np.float64
-        w = math.sqrt(self.N) / s64
+        flat, negflat = self.buf.view(-1, N), neg.view(-1, N)
+        # rows computed the other way than they turned out: recomputed, into place
+        uu, ii = np.nonzero(~centred[:W])  # expected centred, are not: C
+        if len(uu):
+            c = _ufunc("exp", torch.index_select(negflat, 0, torch.from_numpy(uu * r + ii).to(X.device)))
+            s64[uu, ii] = torch.sum(c, dim=-1).cpu().numpy()
+            t[uu, ii] = 0.0
+            flat.index_copy_(0, self._flat_rows(uu, ii, X.device), c)
+        if W:  # centred rows: X = (C - m) w, from C - 1
+            shift = np.where(centred[:W], t[:W] / N, 0.0).astype(np_dtype)
+            X[:W].sub_(torch.from_numpy(shift).to(X.device)[..., None])
+        uu, ii = np.nonzero(centred[W:])  # expected uncentred, are centred: C - 1
+        if len(uu):
+            uu = uu + W
+            e = _ufunc("expm1", torch.index_select(negflat, 0, torch.from_numpy(uu * r + ii).to(X.device)))
+            t[uu, ii] = _sum64(e)
+            s64[uu, ii] = N + t[uu, ii]
+            e.sub_(torch.from_numpy((t[uu, ii] / N).astype(np_dtype)).to(X.device)[:, None])
+            flat.index_copy_(0, self._flat_rows(uu, ii, X.device), e)
+        log_m = np.where(centred, np.log1p(t / N), np.log(s64) - math.log(N)).sum(1)
+        # X = (Y - r) w with w = 1 / (sqrt(N) m): Y - r = C (uncentred) or C - m (centred)
+        w = math.sqrt(N) / s64
         X.mul_(torch.from_numpy(w.astype(np_dtype)).to(X.device)[..., None])
-        if len(ii):
-            shift = torch.from_numpy((t / self.N).astype(np_dtype)).to(X.device)
-            wc = torch.from_numpy(w[ii, uu].astype(np_dtype)).to(X.device)
-            at = torch.from_numpy(ii * (self.M + 1) + uu).to(X.device)  # rows of Xall, flattened
-            Xall.view(-1, self.N).index_copy_(0, at, cm1.sub_(shift[:, None]).mul_(wc[:, None]))
-        logm = torch.from_numpy(log_m.sum(0)).to(X.device)
-        return Xall, logm
+        if self.order is not None:  # back to D's channel order
+            out = np.empty(M)
+            out[self.order.cpu().numpy()] = log_m
+            log_m = out
+        return self.buf[:, :r].permute(1, 0, 2), torch.from_numpy(log_m).to(X.device)
 
-    def _minus_one(self, D, src, i0, ii, uu, X):
-        """The centred rows (row i0 + ii of channel uu) as C - 1, and t = N (m - 1) in float64.
 
-        From C - 1 = expm1(-D), which has float32's relative precision (C itself, near 1, has
-        only its absolute precision: 6e-8, all the information of a channel with D ~ 1e-7).
-        """
-        if D.is_contiguous():  # whole rows of D, copied as such
-            idx = torch.from_numpy(uu * D.shape[1] + i0 + ii).to(D.device)
-            cm1 = torch.index_select(D.view(-1, self.N), 0, idx).to(X.device, X.dtype)
-        else:
-            cm1 = src[torch.from_numpy(uu).to(src.device), torch.from_numpy(ii).to(src.device)].to(X.dtype)
-        if cm1.device.type == "cpu":  # numpy's SIMD expm1: ~4x torch's on the CPU
-            c = cm1.numpy()
-            np.expm1(np.negative(np.minimum(c, self.cap, out=c), out=c), out=c)
-            t = np.add.reduce(c, axis=-1, dtype=np.float64)
-        else:
-            t = torch.sum(cm1.clamp_(max=self.cap).neg_().expm1_(), dim=-1, dtype=torch.float64).cpu().numpy()
-        return cm1, t
+def _sum64(x):
+    """Sums over the last axis in float64, as numpy (float64 on the CPU)."""
+    if x.device.type == "cpu":
+        return np.add.reduce(x.numpy(), axis=-1, dtype=np.float64)
+    return torch.sum(x, dim=-1, dtype=torch.float64).cpu().numpy()
+
+
+def _ufunc(name, x, out=None):
+    """``out = name(x)`` element-wise (in place without ``out``): numpy's SIMD version on the CPU
+    (exp ~2x, expm1 ~4x torch's there), torch's elsewhere."""
+    out = x if out is None else out
+    if x.device.type == "cpu":
+        getattr(np, name)(x.numpy(), out=out.numpy())
+    else:
+        getattr(torch, name)(x, out=out)
+    return out
 
 
 def _scaled_coefficients(D, i0, i1, dtype, device):
