@@ -95,6 +95,21 @@ def _normalise(node, schema, path=()):
     return node
 
 
+def _booleans(node, schema):
+    """``--config key=true`` reaches the config as the text 'true': boolean keys read it as the
+    boolean (true/false, yes/no, 1/0)."""
+    if isinstance(node, dict):
+        props = schema.get("properties", {})
+        return {k: _booleans(v, props.get(k, {})) for k, v in node.items()}
+    if schema.get("type") == "boolean" and isinstance(node, (str, int)) and not isinstance(node, bool):
+        word = str(node).strip().lower()
+        if word in ("true", "yes", "1"):
+            return True
+        if word in ("false", "no", "0"):
+            return False
+    return node
+
+
 def validate_schema(config: dict, schema: dict | None = None) -> dict:
     """Validate ``config`` against the JSON schema; return a normalised copy with defaults filled.
 
@@ -103,7 +118,7 @@ def validate_schema(config: dict, schema: dict | None = None) -> dict:
     import jsonschema
 
     schema = schema or load_schema()
-    config = copy.deepcopy(config)
+    config = _booleans(copy.deepcopy(config), schema)
     _refuse_non_finite(config)
     validator = jsonschema.Draft202012Validator(schema)
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))

@@ -41,8 +41,10 @@ def work(done, tmp_path):
 
 
 def private_checkout(tmp_path) -> Path:
-    """A copy of the checkout whose code a test may edit."""
-    return workflow_utils.snapshot(tmp_path / "checkout")
+    """A copy of the checkout that made the completed run, whose code a test may edit."""
+    dest = tmp_path / "checkout"
+    shutil.copytree(workflow_utils_root(), dest, ignore=shutil.ignore_patterns("__pycache__"))
+    return dest
 
 
 def plan(work, root, config="config.yaml"):
@@ -68,8 +70,9 @@ def test_a_code_change_retrains_from_step_0(work, tmp_path):
     new code's provenance): the resume key holds the code's digest."""
     root = private_checkout(tmp_path)
     before = {m: weights(work / RES / "members" / m / "model.pt") for m in ("b1_s0", "b4_s1")}
-    edit(root / "infofrag" / "models" / "vae.py", "total = recon + beta * kl.sum()",
-         "total = recon + 10.0 * beta * kl.sum()")
+    # the beta-VAE objective's statement (not its mention in a docstring)
+    edit(root / "infofrag" / "models" / "vae.py", "        total = recon + beta * kl.sum()\n",
+         "        total = recon + 10.0 * beta * kl.sum()\n")
     assert plan(work, root)["train"] == 4
     workflow_utils.snakemake(work, "--cores", "2", root=root)
     for m, old in before.items():
@@ -199,8 +202,8 @@ def test_the_audit_reports_results_that_do_not_cover_the_config(work, change):
     assert "coverage" in proc.stdout
     if "ensemble__seeds" in change:
         assert "member:b1_s2" in proc.stdout and "member:b4_s2" in proc.stdout
-    else:
-        assert "shard:b1-0__b1-0" in proc.stdout
+    else:  # blocks of 2 members: the shards of blocks of 1 are no longer the config's
+        assert "shard:b1-0__b1-1" in proc.stdout and "which the config no longer has" in proc.stdout
 
 
 # =========================================================================== the config's spelling
@@ -246,11 +249,12 @@ def test_a_sample_too_large_for_memory_is_refused_up_front(work):
     proc = snakemake(work, "--cores", "2", check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "config key 'sample.n_points': a fingerprint job would need about" in text, text[-2000:]
+    assert "config key 'sample.n_points': a boost job would need about" in text, text[-2000:]
+    assert "GiB available; lower 'sample.n_points'" in text
     assert "Finished jobid" not in text
     assert tree_digests(work) == before
     proc = cli(work, "check-config", "config.yaml")
-    assert proc.returncode == 2 and "a fingerprint job would need about" in proc.stderr
+    assert proc.returncode == 2 and "job would need about" in proc.stderr
 
 
 def test_another_config_may_not_take_a_results_directory_silently(work):
