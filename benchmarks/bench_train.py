@@ -1,10 +1,13 @@
-"""Training speed: infofrag.train.train_member against a bare PyTorch loop, per architecture.
+"""Training speed: infofrag.train.train_member against a bare PyTorch loop, per architecture
+(beta-VAE) and per model family (conv32 on dSprites 32 x 32).
 
-For each case the same model (same init), the same Adam and the same batches are run twice,
-interleaved, ``--repeats`` times:
+For each case the same networks (same init), the same optimisers and the same batches are run
+twice, interleaved, ``--repeats`` times:
 
-* bare: batches pre-rendered into one tensor before timing; a plain
-  ``loss -> zero_grad -> backward -> step`` loop; no logging, no checkpoints;
+* bare: batches pre-rendered into one tensor before timing; a plain loop of the method's loss
+  written out here from the models' building blocks (``loss -> zero_grad -> backward -> step``;
+  FactorVAE's discriminator step and InfoGAN's two steps counted as in ours); no logging, no
+  checkpoints;
 * ours: ``train_member`` as the workflow calls it (background batch rendering, device-side log
   accumulation, a log row every ``--log-every`` and a resume checkpoint every
   ``--checkpoint-every`` steps, the final checkpoint and log written); timed end to end.
@@ -30,32 +33,116 @@ import torch
 from _tables import write_table
 
 from infofrag.data import draw_sample, make_dataset
-from infofrag.models import build_model
-from infofrag.train import _STREAM_INIT, _stream_seed, batch_indices, encode, load_model, train_member
+from infofrag.models import BetaVAE, Discriminator, build_infogan, build_model
+from infofrag.models import objectives as obj
+from infofrag.models.factor_vae import discriminator_loss
+from infofrag.models.infogan import gan_losses, generator_gan_loss, info_nll
+from infofrag.train import batch_indices, encode, init_seed, load_model, member_settings, train_member
 
-# (label, dataset cfg, arch, steps per timed run)
+DSPRITES32 = {"name": "dsprites", "image_size": 32}
+# (label, dataset cfg, arch, steps per timed run, method and its settings)
 CASES = [
-    ("conv64, dSprites 64x64", {"name": "dsprites", "image_size": 64}, "conv64", 120),
-    ("conv32, dSprites 32x32", {"name": "dsprites", "image_size": 32}, "conv32", 500),
-    ("mlp, dSprites 32x32", {"name": "dsprites", "image_size": 32}, "mlp", 1000),
-    ("mlp, circle (2-D)", {"name": "circle", "n_points": 1000}, "mlp", 3000),
+    ("beta_vae, conv64, dSprites 64x64", {"name": "dsprites", "image_size": 64}, "conv64", 120,
+     {"beta": 4.0}),
+    ("beta_vae, conv32, dSprites 32x32", DSPRITES32, "conv32", 500, {"beta": 4.0}),
+    ("beta_vae, mlp, dSprites 32x32", DSPRITES32, "mlp", 1000, {"beta": 4.0}),
+    ("beta_vae, mlp, circle (2-D)", {"name": "circle", "n_points": 1000}, "mlp", 3000, {"beta": 4.0}),
+    ("beta_tcvae, conv32, dSprites 32x32", DSPRITES32, "conv32", 500, {"method": "beta_tcvae", "beta": 6.0}),
+    ("factor_vae (D 6 x 1000), conv32, dSprites 32x32", DSPRITES32, "conv32", 200,
+     {"method": "factor_vae", "gamma": 10.0}),
+    ("dip_vae_i, conv32, dSprites 32x32", DSPRITES32, "conv32", 500, {"method": "dip_vae_i", "lambda_od": 10.0}),
+    ("dip_vae_ii, conv32, dSprites 32x32", DSPRITES32, "conv32", 500, {"method": "dip_vae_ii", "lambda_od": 10.0}),
+    ("annealed_vae, conv32, dSprites 32x32", DSPRITES32, "conv32", 500,
+     {"method": "annealed_vae", "c_max": 25.0, "anneal_steps": 300}),
+    ("infogan (5 codes, noise 8), conv32, dSprites 32x32", DSPRITES32, "conv32", 300, {"method": "infogan"}),
 ]
 
 
+def _vae_terms(model, x, gen):
+    out, mu, logvar, z = model(x, gen)
+    return model.reconstruction(out, x).mean(), BetaVAE.kl_per_channel(mu, logvar), mu, logvar, z
+
+
 def bare_loop(ds, member, xs: torch.Tensor) -> float:
-    """Steps/s of a plain loop over pre-rendered batches ``xs`` [steps, batch, ...]."""
+    """Steps/s of a plain loop of the member's method over pre-rendered batches ``xs``
+    [steps, batch, ...]: the same networks, initial weights, optimisers and noise as
+    ``train_member``, none of its bookkeeping."""
+    method = member.get("method", "beta_vae")
+    hp = member_settings(member)
+    shape, lik, d, n = tuple(ds.input_shape), ds.likelihood, member["latent_dim"], ds.n
     with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_stream_seed(member["seed"], _STREAM_INIT))
-        model = build_model(member["arch"], tuple(ds.input_shape), member["latent_dim"],
-                            likelihood=ds.likelihood)
-    opt = torch.optim.Adam(model.parameters(), lr=member["lr"])
-    beta = float(member["beta"])
+        torch.manual_seed(init_seed(member["seed"]))
+        if method == "infogan":
+            model = build_infogan(member["arch"], shape, d, noise_dim=hp["noise_dim"], likelihood=lik)
+        else:
+            model = build_model(member["arch"], shape, d, likelihood=lik)
+        if method == "factor_vae":
+            disc = Discriminator(d, hp["disc_hidden"], hp["disc_layers"])
+    if method == "infogan":
+        betas = (hp["gan_beta1"], hp["gan_beta2"])
+        d_params = list(model.discriminator.parameters())
+        opt = torch.optim.Adam(model.generator.parameters(), lr=member["lr"], betas=betas)
+        d_opt = torch.optim.Adam(d_params, lr=hp["disc_lr"], betas=betas)
+    else:
+        opt = torch.optim.Adam(model.parameters(), lr=member["lr"])
+    if method == "factor_vae":
+        d_params = list(disc.parameters())
+        d_opt = torch.optim.Adam(d_params, lr=hp["disc_lr"], betas=(hp["disc_beta1"], hp["disc_beta2"]))
+    gen = torch.Generator()
     t0 = time.perf_counter()
-    for x in xs:
-        loss = model.loss(x, beta).total
+    for t, x in enumerate(xs):
+        gen.manual_seed(t)
+        if method == "infogan":
+            codes, noise = model.sample_latents(x.shape[0], gen)
+            fake = model.to_data(model.generate(codes, noise))
+            logit, q_mu, q_lv = model.discriminate(torch.cat((x, fake.detach())))
+            k = x.shape[0]
+            d_loss = gan_losses(logit[:k], logit[k:]) + hp["lambda_info"] * info_nll(codes, q_mu[k:], q_lv[k:])
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
+            for p in d_params:
+                p.requires_grad_(False)
+            g_logit, g_mu, g_lv = model.discriminate(fake)
+            g_loss = generator_gan_loss(g_logit) + hp["lambda_info"] * info_nll(codes, g_mu, g_lv)
+            opt.zero_grad(set_to_none=True)
+            g_loss.backward()
+            opt.step()
+            for p in d_params:
+                p.requires_grad_(True)
+            continue
+        if method == "beta_vae":
+            loss = model.loss(x, hp["beta"], gen).total
+        elif method == "beta_tcvae":
+            recon, kl, mu, logvar, z = _vae_terms(model, x, gen)
+            loss = recon + kl.sum() + (hp["beta"] - 1) * obj.total_correlation_mws(z, mu, logvar, n)
+        elif method == "factor_vae":
+            for p in d_params:
+                p.requires_grad_(False)
+            recon, kl, mu, logvar, z = _vae_terms(model, x, gen)
+            loss = recon + kl.sum() + hp["gamma"] * obj.density_ratio_tc(disc(z))
+        elif method in ("dip_vae_i", "dip_vae_ii"):
+            recon, kl, mu, logvar, z = _vae_terms(model, x, gen)
+            off, diag = obj.dip_terms(obj.dip_covariance(mu, logvar, method.split("_")[-1]))
+            loss = recon + kl.sum() + hp["lambda_od"] * off + hp["lambda_d"] * diag
+        elif method == "annealed_vae":
+            recon, kl, mu, logvar, z = _vae_terms(model, x, gen)
+            c = obj.annealed_capacity(t, hp["c_max"], hp["anneal_steps"])
+            loss = recon + hp["gamma"] * (kl.sum() - c).abs()
+        else:
+            raise ValueError(method)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+        if method == "factor_vae":
+            for p in d_params:
+                p.requires_grad_(True)
+            zd = z.detach()
+            logits = disc(torch.cat((zd, obj.permute_dims(zd, gen))))
+            d_loss = discriminator_loss(logits[:x.shape[0]], logits[x.shape[0]:])
+            d_opt.zero_grad(set_to_none=True)
+            d_loss.backward()
+            d_opt.step()
     return len(xs) / (time.perf_counter() - t0)
 
 
@@ -66,11 +153,12 @@ def ours(ds, member, workdir: str) -> float:
     return member["steps"] / (time.perf_counter() - t0)
 
 
-def bench_case(ds, arch, steps, args):
-    member = {"name": "bench", "beta": 4.0, "seed": 0, "arch": arch, "latent_dim": 10,
+def bench_case(ds, arch, steps, settings, args):
+    member = {"name": "bench", "seed": 0, "arch": arch,
+              "latent_dim": 5 if settings.get("method") == "infogan" else 10,
               "steps": steps, "batch_size": args.batch, "lr": 1e-4,
               "checkpoint_every": args.checkpoint_every, "log_every": args.log_every,
-              "threads": args.threads}
+              "threads": args.threads, **settings}
     xs = torch.from_numpy(np.stack([ds.get(batch_indices(0, t, ds.n, args.batch)) for t in range(steps)]))
     # warm-up (allocator, thread pool) on a few steps of each
     bare_loop(ds, member, xs[:5])
@@ -119,7 +207,7 @@ def main(argv=None):
                    help="say in the header that the machine was shared with other work")
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
-    load_before = os.getloadavg()[0]
+    load_before = os.getloadavg()
 
     lines = [
         "# Training speed: train_member vs. a bare PyTorch loop",
@@ -127,24 +215,30 @@ def main(argv=None):
         f"CPU, {args.threads} torch threads, batch {args.batch}, float32; torch {torch.__version__}, "
         f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores visible. "
         + ("**Shared machine** (other jobs running): " if args.shared else "")
-        + f"1-minute load average {load_before:.1f} before the run; best of "
+        + "load average (`os.getloadavg()`, 1/5/15 min) {load}; best of "
         f"{args.repeats} interleaved runs; ratios are more stable than absolute rates.",
         f"Ours = `train_member` end to end (log row every {args.log_every}, resume checkpoint every "
-        f"{args.checkpoint_every} steps, final checkpoint + log). Bare = same model/optimizer, "
-        "batches pre-rendered into a tensor, no logging/checkpoints.",
+        f"{args.checkpoint_every} steps, final checkpoint + log). Bare = same networks and optimisers, "
+        "the method's loss written out as a plain loop, batches pre-rendered into a tensor, no "
+        "logging/checkpoints.",
+        "",
+        "Every VAE family: latent_dim 10, lr 1e-4 (FactorVAE: the paper's discriminator, 6 x 1000, its own "
+        "Adam; its step counted in both); InfoGAN: 5 codes, noise 8, lr 1e-4 (G) / 2e-4 (D and Q), "
+        "both steps in both.",
         "",
         "| case | steps | bare steps/s | ours steps/s | ours / bare |",
         "| --- | ---: | ---: | ---: | ---: |",
     ]
-    print("\n".join(lines), flush=True)
+    lines[2] = lines[2].replace("{load}", "{:.1f}/{:.1f}/{:.1f} before the run".format(*load_before) + "{after}")
+    print("\n".join(lines).replace("{after}", ""), flush=True)
     datasets = {}
-    for label, cfg, arch, steps in CASES:
+    for label, cfg, arch, steps, settings in CASES:
         if args.only and args.only not in label:
             continue
         key = tuple(sorted(cfg.items()))
         ds = datasets.setdefault(key, make_dataset(cfg))
         steps = max(20, int(steps * args.scale))
-        bare, mine = bench_case(ds, arch, steps, args)
+        bare, mine = bench_case(ds, arch, steps, settings, args)
         line = f"| {label} | {steps} | {bare:.1f} | {mine:.1f} | {mine / bare:.3f} |"
         print(line, flush=True)
         lines.append(line)
@@ -163,6 +257,8 @@ def main(argv=None):
         fp += [f"fingerprint timing skipped: {exc}"]
     print("\n".join(fp), flush=True)
     lines += fp
+    lines[2] = lines[2].replace("{after}", ", {:.1f}/{:.1f}/{:.1f} after it".format(*os.getloadavg()))
+    print(lines[2])
     if args.out:
         write_table(args.out, lines, "bench_train.py", argv)
 
