@@ -1,5 +1,6 @@
 # infofrag: which pieces of information does training find again and again?
 #   sample -> train* -> encode* -> fingerprint* -> similarity* -> gather -> hotspots -> boost -> summary
+#                             encode* -> spaces* -> spaces_gather -> summary   (whole latent spaces)
 # Run:     snakemake --cores 2 --configfile config/demo.yaml
 # Report:  snakemake --configfile config/demo.yaml --report results/report.html
 
@@ -17,6 +18,7 @@ include: "rules/encode.smk"
 include: "rules/fingerprint.smk"
 include: "rules/similarity.smk"
 include: "rules/gather.smk"
+include: "rules/spaces.smk"
 include: "rules/hotspots.smk"
 include: "rules/boost.smk"
 include: "rules/summary.smk"
@@ -28,6 +30,7 @@ rule all:
         R("hotspots/hotspots.json"),
         R("boost/boost.json"),
         R("summary/summary.html"),
+        SPACES_TARGETS,
 
 
 onstart:

@@ -542,3 +542,85 @@ def plot_continuity(rows, path, message: str | None = None) -> dict:
     fig.tight_layout()
     _save(fig, path)
     return {"curves": drawn, "dropped": dropped, "message": message}
+
+
+# ---------------------------------------------------------------------------------- whole spaces
+
+
+def plot_spaces(ds, path) -> dict:
+    """Whole latent spaces (``spaces.zarr``, :mod:`infofrag.store.spaces`): left, the members x
+    members NMI (Monte Carlo) grouped by method and value, with lines between the groups; right,
+    each group's consistency (mean off-diagonal NMI within it) with its standard error, and the
+    fingerprint estimate of the same as a marker.
+
+    Returns what was drawn: ``order`` (member names along both axes), ``boundaries`` (matrix
+    positions of the group lines), ``groups`` (labels, in drawing order), ``consistency`` and
+    ``consistency_se`` (bar heights and error-bar half-lengths read off the figure; NaN for a
+    group of one member, drawn as no bar), ``fp_consistency``.
+    """
+    title = "Whole latent spaces: NMI between members (Monte Carlo)"
+    M = int(ds.sizes.get("m", 0))
+    if not M:
+        _message_figure(path, title, "no members")
+        return {"order": [], "boundaries": [], "groups": [], "consistency": [], "consistency_se": [],
+                "fp_consistency": []}
+    gid = np.asarray(ds["group_id"].values)
+    G = int(ds.sizes["group"])
+    gvalue = np.asarray(ds["group_value"].values, dtype=float)
+    gorder = sorted(range(G), key=lambda k: (str(ds["group_method"].values[k]), bool(np.isnan(gvalue[k])),
+                                             0.0 if np.isnan(gvalue[k]) else gvalue[k], k))
+    order = [int(i) for k in gorder for i in np.flatnonzero(gid == k)]
+    sizes = np.array([int(np.sum(gid == k)) for k in gorder])
+    ends = np.cumsum(sizes)
+    labels = [f"{ds['group_method'].values[k]}" + ("" if np.isnan(gvalue[k]) or not str(ds["group_param"].values[k])
+                                                    else f"\n{ds['group_param'].values[k]} = {gvalue[k]:g}")
+              for k in gorder]
+
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(12.5, 5.4), gridspec_kw={"width_ratios": [1.25, 1]})
+    nmi = np.asarray(ds["nmi"].values)[np.ix_(order, order)]
+    im = ax.imshow(nmi, cmap=NMI_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+    for b in ends[:-1]:
+        ax.axhline(b - 0.5, color="white", lw=1.5)
+        ax.axvline(b - 0.5, color="white", lw=1.5)
+    centres = ends - sizes / 2 - 0.5
+    ax.set_xticks(centres)
+    ax.set_xticklabels(labels, fontsize=8)
+    ax.set_yticks(centres)
+    ax.set_yticklabels(labels, fontsize=8)
+    ax.set_xlabel("members, grouped by method and value")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="NMI of whole latent spaces")
+
+    cons = np.asarray(ds["group_consistency"].values, dtype=float)[gorder]
+    se = np.asarray(ds["group_consistency_se"].values, dtype=float)[gorder]
+    fp = np.asarray(ds["group_fp_consistency"].values, dtype=float)[gorder]
+    x = np.arange(G)
+    ok = np.isfinite(cons)
+    bars = bx.bar(x[ok], cons[ok], width=0.6, color="tab:blue", alpha=0.8, label="Monte Carlo (± se)")
+    eb = bx.errorbar(x[ok], cons[ok], yerr=np.nan_to_num(se[ok]), fmt="none", ecolor="k", capsize=4)
+    bx.plot(x[np.isfinite(fp)], fp[np.isfinite(fp)], "D", color="tab:orange", ms=6, ls="none",
+            label="fingerprint estimate")
+    for k in x[~ok]:
+        bx.text(k, 0.02, "one member:\nno pairs", ha="center", va="bottom", fontsize=8)
+    bx.set_xticks(x)
+    bx.set_xticklabels(labels, fontsize=8)
+    bx.set_xlim(-0.6, G - 0.4)
+    top = float(np.nanmax(np.append(cons + np.nan_to_num(se), fp))) if np.isfinite(np.append(cons, fp)).any() else 1.0
+    bx.set_ylim(0, max(1.0, top) + 0.2)  # room for the legend above the bars
+    bx.set_ylabel("consistency: mean NMI within the group")
+    bx.grid(axis="y", alpha=0.3)
+    bx.legend(fontsize=8, loc="upper right", ncol=2)
+    a = ds.attrs
+    fig.suptitle(f"{title}\nMonte Carlo {a.get('repeats')} x {a.get('samples')} draws per estimate; "
+                 f"N = {a.get('n_points')} sample points, information at most log2 N = "
+                 f"{float(a.get('log2_n', float('nan'))):.2f} bits", fontsize=10)
+    fig.tight_layout()
+    drawn_cons = np.full(G, np.nan)
+    drawn_se = np.full(G, np.nan)
+    drawn_cons[ok] = [b.get_height() for b in bars]
+    if ok.any():
+        segs = eb.lines[2][0].get_segments()
+        drawn_se[ok] = [0.5 * (s[1][1] - s[0][1]) for s in segs]
+    _save(fig, path)
+    return {"order": [str(ds["member"].values[i]) for i in order], "boundaries": [float(b - 0.5) for b in ends[:-1]],
+            "groups": [lab.replace("\n", " ") for lab in labels], "consistency": drawn_cons.tolist(),
+            "consistency_se": drawn_se.tolist(), "fp_consistency": fp.tolist()}

@@ -18,7 +18,8 @@ MB = 2**20
 BASE_MB = {"light": 400, "torch": 700}
 #: floor of each rule's request, as the rules asked before estimates existed
 FLOOR_MB = {"sample": 4000, "train": 8000, "encode": 4000, "scores": 4000, "fingerprint": 2000,
-            "similarity": 8000, "gather": 8000, "hotspots": 8000, "boost": 8000, "summary": 2000}
+            "similarity": 8000, "gather": 8000, "hotspots": 8000, "boost": 8000, "summary": 2000,
+            "spaces": 2000, "spaces_gather": 2000}
 
 
 def _input_size(config) -> int:
@@ -52,6 +53,11 @@ def estimates(config: dict, members: list, block_size: int) -> dict:
         "hotspots": (8 * 8 * (len(members) * d) ** 2, "ensemble"),
         # the fused targets' fingerprints and their autograd temporaries
         "boost": (6 * 4 * n_targets * N * N, "sample.n_points"),
+        # whole spaces: two blocks' float64 fingerprints, the similarity and Bhattacharyya
+        # temporaries (N x N each), the Monte Carlo batches (~32 MiB of work each, a few alive)
+        "spaces": ((2 * block_size + 16) * 8 * N * N + 256 * MB, "similarity.block_size"),
+        # every member's posteriors, a group's concatenated fingerprint and its temporaries
+        "spaces_gather": (2 * 8 * len(members) * N * d + 16 * 8 * N * N + 256 * MB, "sample.n_points"),
     }
     return out
 

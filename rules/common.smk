@@ -61,6 +61,8 @@ CODE = {
         "hotspots",
         "boost",
         "summary",
+        "spaces",
+        "spaces_gather",
     )
 }
 

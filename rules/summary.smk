@@ -5,6 +5,7 @@ rule summary:
         hotspots=R("hotspots/hotspots.json"),
         boost=R("boost/boost.json"),
         scores=[R(f"scores/{m}.json") for m in MEMBERS],
+        spaces=SPACES_TARGETS,
     output:
         html=report(
             R("summary/summary.html"),

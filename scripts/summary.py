@@ -5,4 +5,5 @@ from infofrag.workflow import Job
 
 i = snakemake.input
 with Job(snakemake) as job:
-    job.extra.update(summary.run(i.similarity, i.hotspots, i.boost, list(i.scores), snakemake.output.html))
+    job.extra.update(summary.run(i.similarity, i.hotspots, i.boost, list(i.scores), snakemake.output.html,
+                                 (list(i.spaces) or [None])[0]))

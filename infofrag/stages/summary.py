@@ -97,7 +97,7 @@ def provenance_rows(paths: dict) -> list:
     return rows
 
 
-def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html) -> dict:
+def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html, spaces_path=None) -> dict:
     sim = store.similarity.read(similarity_path, check=False)  # inputs verified by the job
     hot = json.loads(open(hotspots_path).read())
     boost = json.loads(open(boost_path).read())
@@ -130,6 +130,14 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html)
         beta, seed = member_info.get(s["member"], (None, None))
         srows.append({**s, "beta": beta, "seed": seed})
     page.table(srows, SCORE_KEYS)
+    if spaces_path:  # spaces.enabled
+        from . import spaces
+
+        page.add("h2", "Whole latent spaces")
+        sp = store.spaces.read(spaces_path, check=False)
+        page.add("p", spaces.summary_sentence(sp))
+        rows = spaces.summary_rows(sp)
+        page.table(rows, list(rows[0]) if rows else [])
     page.add("h2", "Provenance")
     page.code_paragraph("Every result's record (*.prov.json) names its inputs by sha256; check the chain "
                         "with ", "python -m infofrag audit results/hotspots/hotspots.json --config <config>", ".")

@@ -1,0 +1,305 @@
+"""Stage ``spaces``: whole latent spaces compared, member against member (arXiv:2405.21042,
+section 4.3), and each group's concatenated space.
+
+The channel stages compare one latent dimension with another; here each member's whole
+d-dimensional posterior space is one representation. Per pair of members (and each member with
+itself), from their posteriors on the fingerprint sample:
+
+- **Monte Carlo** (:func:`infofrag.monte_carlo`): NMI, VI, I(U;X), I(V;X), I(UU';X), I(VV';X),
+  I(UV;X) and I(U;V), from ``repeats`` independent estimates of ``samples`` draws each: the
+  informations are the means of the repeats, NMI and VI are formed from those means (VI clipped
+  at 0 only then), and every standard error is the standard deviation of the repeats' own
+  values over sqrt(repeats).
+- **Fingerprint**: a whole space's Bhattacharyya distance matrix is the sum of its channels'
+  (exact for diagonal Gaussians), computed here from the posteriors in float64
+  (:func:`infofrag.bhattacharyya` over all d dimensions), then the same terms by
+  :func:`infofrag.similarity`. It is cheap and has no sampling error, but it is a lower bound
+  on the information (the Bhattacharyya pairwise estimator of a mixture's entropy), and like the
+  Monte Carlo estimate it cannot exceed log2 N bits on N sample points: once whole spaces
+  resolve most sample points both saturate there, and NMI tends to 1 whatever the spaces carry.
+
+A **group** is all members of one method and value (e.g. every seed of one beta). Its
+concatenated space (all its members' channels side by side, each member's posterior independent
+given x) carries I(X; concatenation), at least its best member's information; how much more
+(``group_excess``) is estimated from the same draws as the best member's, so their errors
+largely cancel. Its **consistency** is the mean off-diagonal NMI within the group, with a
+jackknife (leave one member out) standard error for three or more members, the pair's Monte
+Carlo standard error for two.
+
+Random draws are seeded per pair (and group) from ``seed`` and the member names, so a pair's
+numbers do not depend on the shard that computes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+
+import numpy as np
+
+from .. import store
+from ..errors import StoreError
+from ..estimators import DEFAULT_MIN_BITS, bhattacharyya, information, similarity
+from ..montecarlo import monte_carlo
+from ..store.spaces import ALL_PAIR_VARIABLES, PAIR_VARIABLES, mirrored
+
+SETTINGS = ("samples", "repeats", "seed")
+
+
+def draw_seed(seed: int, *names) -> int:
+    """The seed of one Monte Carlo estimate, from the configured seed and what it compares."""
+    text = ":".join(str(x) for x in (int(seed), *names))
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") >> 1
+
+
+def mean_se(rows) -> tuple[np.ndarray, np.ndarray]:
+    """Mean of the repeats (rows) and its standard error, sd / sqrt(repeats)."""
+    T = np.asarray(rows, dtype=np.float64)
+    return T.mean(0), T.std(0, ddof=1) / math.sqrt(T.shape[0])
+
+
+def compare(mu_u, lv_u, mu_v, lv_v, *, samples: int, repeats: int, seed: int, names=(),
+            device=None, min_bits: float = DEFAULT_MIN_BITS) -> dict:
+    """Monte Carlo terms of spaces U and V: {variable: (value, se)} for
+    :data:`~infofrag.store.spaces.PAIR_VARIABLES` (bits), from ``repeats`` estimates of
+    ``samples`` draws each, seeded by ``seed`` and ``names`` (what is compared).
+
+    The informations are the means of the repeats. VI and NMI are formed from those means (VI
+    clipped at 0 only then, so the clip adds no bias; NMI a ratio of means, with the estimators'
+    convention for uninformative spaces, H <= ``min_bits``). Every standard error is the spread
+    of the repeats' own values over sqrt(repeats).
+    """
+    if repeats < 2:
+        raise ValueError(f"repeats must be at least 2 (the standard error is their spread), got {repeats}")
+    rows = []
+    for r in range(repeats):
+        res = monte_carlo(mu_u, lv_u, mu_v, lv_v, n_samples=samples, seed=draw_seed(seed, *names, r),
+                          device=device, min_bits=min_bits)
+        rows.append(_derived([res.i_a.value, res.i_b.value, res.i_aa.value,
+                              res.i_bb.value, res.i_ab.value], min_bits))
+    rows = np.asarray(rows)
+    _, se = mean_se(rows)
+    value = _derived(rows.mean(0)[2:7], min_bits)
+    value[1] = max(value[1], 0.0)  # VI
+    return {v: (float(value[k]), float(se[k])) for k, v in enumerate(PAIR_VARIABLES)}
+
+
+def _derived(terms, min_bits) -> np.ndarray:
+    """[nmi, vi (unclipped), i_u, i_v, i_uu, i_vv, i_joint, shared] from (i_u, i_v, i_uu, i_vv, i_joint)."""
+    i_u, i_v, i_uu, i_vv, i_uv = (float(t) for t in terms)
+    shared = i_u + i_v - i_uv
+    h_u, h_v = 2 * i_u - i_uu, 2 * i_v - i_vv
+    if h_u > min_bits and h_v > min_bits:
+        nmi = shared / math.sqrt(h_u * h_v)
+    else:  # the estimators' convention: 1 if both carry nothing, 0 if one does
+        nmi = 1.0 if (h_u <= min_bits and h_v <= min_bits) else 0.0
+    return np.array([nmi, 2 * i_uv - i_uu - i_vv, i_u, i_v, i_uu, i_vv, i_uv, shared])
+
+
+def space_fingerprint(mu, logvar, device=None) -> np.ndarray:
+    """The whole space's Bhattacharyya distances [N, N], float64 (the sum of its channels')."""
+    mu = np.asarray(mu, dtype=np.float64)
+    logvar = np.asarray(logvar, dtype=np.float64)
+    return bhattacharyya(mu[None], logvar[None], device=device)[0]
+
+
+def fingerprint_terms(Da, Db=None) -> dict:
+    """The fingerprint estimate of every pair: {fp_<variable>: [M, K]} (``Db`` None: pairs within
+    ``Da``, NMI exactly 1 and VI 0 on the diagonal)."""
+    nmi, vi, t = similarity(Da, Db, return_terms=True)
+    M, K = nmi.shape
+    return {"fp_nmi": nmi, "fp_vi": vi,
+            "fp_i_u": np.broadcast_to(t.i_a[:, None], (M, K)),
+            "fp_i_v": np.broadcast_to(t.i_b[None, :], (M, K)),
+            "fp_i_uu": np.broadcast_to(t.i_aa[:, None], (M, K)),
+            "fp_i_vv": np.broadcast_to(t.i_bb[None, :], (M, K)),
+            "fp_i_joint": t.i_ab, "fp_shared": t.shared}
+
+
+def _settings(settings: dict) -> dict:
+    return {k: int(settings[k]) for k in SETTINGS}
+
+
+def run(rows: dict, cols: dict, block_a: str, block_b: str, settings: dict, out_store, threads: int = 1,
+        device=None) -> dict:
+    """One shard: every member of block A (``rows``: {member: posteriors store}, member order)
+    against every member of block B (``cols``); settings: samples, repeats, seed."""
+    import torch
+
+    torch.set_num_threads(threads)
+    s = _settings(settings)
+    posts = {m: store.posteriors.read(p, check=False) for m, p in {**rows, **cols}.items()}  # verified by the job
+    m_names, n_names = list(rows), list(cols)
+    same = m_names == n_names
+    values = {v: np.full((len(m_names), len(n_names)), np.nan) for v in ALL_PAIR_VARIABLES}
+    n_pairs = 0
+    for i, a in enumerate(m_names):
+        for j, b in enumerate(n_names):
+            if same and j < i:
+                continue
+            est = compare(posts[a].mu, posts[a].logvar, posts[b].mu, posts[b].logvar, samples=s["samples"],
+                          repeats=s["repeats"], seed=s["seed"], names=(a, b), device=device)
+            n_pairs += 1
+            for v, (val, se) in est.items():
+                values[v][i, j], values[f"{v}_se"][i, j] = val, se
+                if same and i != j:  # the pair (b, a): the same numbers, U and V swapped
+                    values[mirrored(v)][j, i], values[mirrored(f"{v}_se")][j, i] = val, se
+    Da = np.stack([space_fingerprint(posts[m].mu, posts[m].logvar, device) for m in m_names])
+    Db = None if same else np.stack([space_fingerprint(posts[m].mu, posts[m].logvar, device) for m in n_names])
+    values.update(fingerprint_terms(Da, Db))
+    N = int(posts[m_names[0]].mu.shape[0])
+    store.spaces.write_shard(out_store, values, m_names, n_names, block_a, block_b, {**s, "n_points": N})
+    return {"n_pairs_estimated": n_pairs, "n_points": N}
+
+
+# --------------------------------------------------------------------------- gather
+
+def assemble(members: list, shard_paths: list, settings: dict) -> dict:
+    """The [M, M] matrices of every pair variable from the shards (each mirrored across the
+    diagonal, U and V swapped); a pair no shard covers is an error naming it."""
+    pos = {m: i for i, m in enumerate(members)}
+    M = len(members)
+    mats = {v: np.full((M, M), np.nan) for v in ALL_PAIR_VARIABLES}
+    s = _settings(settings)
+    for path in shard_paths:
+        shard = store.spaces.read_shard(path, check=False)  # verified by the job
+        if any(int(shard.attrs[k]) != s[k] for k in SETTINGS):
+            raise StoreError(f"spaces_gather: shard '{path}' was computed with other settings "
+                             f"({ {k: shard.attrs[k] for k in SETTINGS} }, expected {s})")
+        try:
+            im = np.array([pos[str(a)] for a in shard["m"].values])
+            jn = np.array([pos[str(b)] for b in shard["n"].values])
+        except KeyError as exc:
+            raise StoreError(f"spaces_gather: shard '{path}' holds member {exc} that is not in the ensemble") from None
+        diagonal = list(shard["m"].values) == list(shard["n"].values)  # holds both orders already
+        for v, mat in mats.items():
+            mat[np.ix_(im, jn)] = shard[v].values
+            if not diagonal:
+                mats[mirrored(v)][np.ix_(jn, im)] = shard[v].values.T
+    holes = np.argwhere(np.isnan(mats["nmi"]))
+    if len(holes):
+        a, b = holes[0]
+        raise StoreError(f"spaces_gather: {len(holes)} member pair(s) have no value (first: {members[a]} x "
+                         f"{members[b]}); a spaces shard is missing or incomplete")
+    return mats
+
+
+def groups_of(members: list, labels: dict) -> list[dict]:
+    """Members grouped by method and value (members without a value, imported ones, by method
+    alone), groups in order of first appearance."""
+    out = {}
+    for m in members:
+        lab = labels[m]
+        key = (str(lab["method"]), None if lab["value"] is None else float(lab["value"]))
+        out.setdefault(key, {"method": key[0], "param": lab["param"], "value": key[1], "members": []})
+        out[key]["members"].append(m)
+    return list(out.values())
+
+
+def consistency(nmi, nmi_se) -> tuple[float, float]:
+    """Mean off-diagonal NMI of a group's [k, k] block and its standard error: jackknife over
+    members (leave one out) for k >= 3, the pair's own standard error for k = 2; NaN for k = 1."""
+    k = nmi.shape[0]
+    if k < 2:
+        return math.nan, math.nan
+    off = ~np.eye(k, dtype=bool)
+    mean = float(nmi[off].mean())
+    if k == 2:
+        return mean, float(nmi_se[0, 1])
+    loo = []
+    for i in range(k):
+        keep = np.delete(np.arange(k), i)
+        sub = nmi[np.ix_(keep, keep)]
+        loo.append(sub[~np.eye(k - 1, dtype=bool)].mean())
+    loo = np.asarray(loo)
+    return mean, float(math.sqrt((k - 1) / k * np.sum((loo - loo.mean()) ** 2)))
+
+
+def group_result(group: dict, index: dict, posts: dict, pairs: dict, settings: dict, device=None) -> dict:
+    """A group's concatenated space against its best member (Monte Carlo, same draws), the
+    fingerprint information of both, and the group's consistency."""
+    names = group["members"]
+    idx = np.array([index[m] for m in names])
+    info = pairs["i_u"][idx, idx]
+    best = names[int(np.argmax(info))]
+    b = index[best]
+    out = dict(group, best=best)
+    if len(names) == 1:  # the concatenation is the member itself
+        out.update(group_info=pairs["i_u"][b, b], group_info_se=pairs["i_u_se"][b, b],
+                   group_best_info=pairs["i_u"][b, b], group_best_info_se=pairs["i_u_se"][b, b],
+                   group_excess=0.0, group_excess_se=0.0)
+    else:
+        mu = np.concatenate([posts[m].mu for m in names], axis=1)
+        lv = np.concatenate([posts[m].logvar for m in names], axis=1)
+        rows = []
+        for r in range(settings["repeats"]):
+            res = monte_carlo(mu, lv, posts[best].mu, posts[best].logvar, n_samples=settings["samples"],
+                              seed=draw_seed(settings["seed"], "group", group["method"], group["value"], r),
+                              device=device)
+            rows.append([res.i_a.value, res.i_b.value, res.i_a.value - res.i_b.value])
+        mean, se = mean_se(rows)
+        out.update(group_info=mean[0], group_info_se=se[0], group_best_info=mean[1], group_best_info_se=se[1],
+                   group_excess=mean[2], group_excess_se=se[2])
+    mu = np.concatenate([posts[m].mu for m in names], axis=1)
+    lv = np.concatenate([posts[m].logvar for m in names], axis=1)
+    out["group_fp_info"] = float(information(space_fingerprint(mu, lv, device)[None])[0])
+    out["group_fp_best_info"] = float(pairs["fp_i_u"][b, b])
+    sub = np.ix_(idx, idx)
+    out["group_consistency"], out["group_consistency_se"] = consistency(pairs["nmi"][sub], pairs["nmi_se"][sub])
+    out["group_fp_consistency"] = consistency(pairs["fp_nmi"][sub], np.zeros((len(names),) * 2))[0]
+    return out
+
+
+def gather(labels: dict, latent_dims: dict, posterior_paths: dict, shard_paths: list, settings: dict,
+           out_store, threads: int = 1, device=None):
+    """``spaces.zarr`` from the shards, with each group's concatenated space; returns the Dataset.
+
+    labels: {member: Member.labels()} in member order; latent_dims: {member: d};
+    posterior_paths: {member: posteriors store}."""
+    import torch
+
+    torch.set_num_threads(threads)
+    s = _settings(settings)
+    members = list(labels)
+    pairs = assemble(members, shard_paths, s)
+    posts = {m: store.posteriors.read(posterior_paths[m], check=False) for m in members}  # verified by the job
+    index = {m: i for i, m in enumerate(members)}
+    groups = [group_result(g, index, posts, pairs, s, device) for g in groups_of(members, labels)]
+    N = int(posts[members[0]].mu.shape[0])
+    ds = store.spaces.build(members, labels, latent_dims, pairs, groups,
+                            {**s, "n_points": N, "log2_n": math.log2(N)})
+    store.spaces.write(out_store, ds)
+    return ds
+
+
+# --------------------------------------------------------------------------- summary
+
+def summary_rows(ds) -> list[dict]:
+    """One row per group for the summary page."""
+    rows = []
+    for k in range(ds.sizes["group"]):
+        g = ds.isel(group=k)
+        rows.append({
+            "method": str(g["group_method"].values),
+            "value": group_label(str(g["group_param"].values), float(g["group_value"])),
+            "members": int(g["group_size"]),
+            "NMI within": float(g["group_consistency"]), "± se": float(g["group_consistency_se"]),
+            "NMI within (fingerprint)": float(g["group_fp_consistency"]),
+            "bits, best member": float(g["group_best_info"]), "best member": str(g["group_best"].values),
+            "bits, all concatenated": float(g["group_info"]), "± se ": float(g["group_info_se"]),
+            "excess over best": float(g["group_excess"]), "± se  ": float(g["group_excess_se"]),
+        })
+    return rows
+
+
+def group_label(param: str, value: float) -> str:
+    """'beta = 4', or '' for a group without a swept value."""
+    return "" if not param or math.isnan(value) else f"{param} = {value:g}"
+
+
+def summary_sentence(ds) -> str:
+    a = ds.attrs
+    return (f"Each member's whole latent space against every other: Monte Carlo, {a['repeats']} x "
+            f"{a['samples']} draws per estimate (mean ± standard error); fingerprint estimate beside it. "
+            f"Information cannot exceed log2 N = {a['log2_n']:.2f} bits on the N = {a['n_points']} sample "
+            f"points: spaces near it all look alike (NMI near 1).")

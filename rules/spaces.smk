@@ -1,0 +1,74 @@
+# Whole latent spaces (config `spaces`): every member's posterior space against every other's,
+# by Monte Carlo and by fingerprint; sharded by pairs of member blocks like `similarity`. With
+# spaces.enabled false nothing asks for these rules (SPACES_TARGETS is empty: `all` and
+# `summary`) and they are not in the DAG.
+SPACES = config["spaces"]
+SPACES_SETTINGS = {k: SPACES[k] for k in ("samples", "repeats", "seed")}
+SPACES_TARGETS = [R("spaces.zarr")] if SPACES["enabled"] else []
+# {member: posteriors store}, in member order
+SPACES_POSTERIORS = {m: R(f"posteriors/{m}.zarr") for m in MEMBERS}
+
+
+rule spaces:
+    """One shard: every member's whole latent space against every other's, for a block pair."""
+    input:
+        # the posteriors of the members of both blocks
+        lambda wc: [
+            SPACES_POSTERIORS[m]
+            for m in dict.fromkeys(
+                BLOCKS[wc.block_a].members + BLOCKS[wc.block_b].members
+            )
+        ],
+    output:
+        store=directory(R("spaces/shards/{block_a}__{block_b}.zarr")),
+        prov=R("spaces/shards/{block_a}__{block_b}.zarr.prov.json"),
+    log:
+        R("logs/spaces/{block_a}__{block_b}.log"),
+    benchmark:
+        R("benchmarks/spaces/{block_a}__{block_b}.tsv")
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=MEM_MB["spaces"],
+        runtime=lambda wc, attempt: 30 * attempt,
+    params:
+        rows=lambda wc: {m: SPACES_POSTERIORS[m] for m in BLOCKS[wc.block_a].members},
+        cols=lambda wc: {m: SPACES_POSTERIORS[m] for m in BLOCKS[wc.block_b].members},
+        settings=SPACES_SETTINGS,
+        code=CODE["spaces"],
+    script:
+        "../scripts/spaces.py"
+
+
+rule spaces_gather:
+    """Assemble the shards into results/spaces.zarr; each group's concatenated space; figure."""
+    input:
+        shards=[R(f"spaces/shards/{a}__{b}.zarr") for a, b in BLOCK_PAIRS],
+        posteriors=list(SPACES_POSTERIORS.values()),
+    output:
+        store=directory(R("spaces.zarr")),
+        figure=report(
+            R("spaces/spaces.png"),
+            caption="../report/spaces.rst",
+            category="Whole latent spaces",
+        ),
+        prov=R("spaces.zarr.prov.json"),
+    log:
+        R("logs/spaces_gather.log"),
+    benchmark:
+        R("benchmarks/spaces_gather.tsv")
+    conda:
+        "../envs/torch.yaml"
+    threads: 2
+    resources:
+        mem_mb=MEM_MB["spaces_gather"],
+        runtime=lambda wc, attempt: 30 * attempt,
+    params:
+        labels={name: m.labels() for name, m in MEMBERS.items()},
+        latent_dims={name: m.latent_dim for name, m in MEMBERS.items()},
+        posteriors=SPACES_POSTERIORS,
+        settings=SPACES_SETTINGS,
+        code=CODE["spaces_gather"],
+    script:
+        "../scripts/spaces_gather.py"
