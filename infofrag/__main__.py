@@ -4,6 +4,8 @@
   audit RESULT [--config C]    walk a result's provenance back to the models and the config;
                                exit 1 on any mismatch
   plan CONFIG                  show members, blocks and similarity shards of a config
+  sample CONFIG --out FILE     write the run's fingerprint sample (x, indices, factors and its
+                               digest) to an .npz, for encoding it with models trained elsewhere
 """
 
 from __future__ import annotations
@@ -16,13 +18,14 @@ import sys
 def _resolver(config, key):
     """Current config value for a key recorded in a provenance record's ``config_used``."""
     from . import config as ifc
+    from .values import canonical
 
     if key.startswith("member:"):
         name = key.split(":", 1)[1]
         table = ifc.member_table(config)
         if name not in table:
             raise KeyError(key)
-        return table[name].train_config()
+        return canonical(ifc.member_params(table[name]))
     node = config
     for part in key.split("."):
         node = node[part]
@@ -105,6 +108,29 @@ def cmd_audit(args) -> int:
     return 1 if bad else 0
 
 
+def cmd_sample(args) -> int:
+    """The fingerprint sample a run of CONFIG uses, drawn exactly as the sample rule draws it."""
+    import numpy as np
+
+    from . import config as ifc
+    from . import data
+    from .store.sample import content_digest
+
+    cfg = ifc.load_config(args.config)
+    ifc.check_dataset_files(cfg)
+    ds = data.make_dataset(dict(cfg["dataset"]))
+    drawn = data.draw_sample(ds, cfg["sample"]["n_points"], cfg["sample"]["seed"])
+    digest = content_digest(drawn["indices"], drawn["x"])
+    np.savez(args.out, x=np.asarray(drawn["x"], np.float32), indices=drawn["indices"],
+             factors=drawn["factors"], factor_names=np.array(drawn["factor_names"], dtype=str),
+             sample_digest=np.array(digest))
+    print(f"{args.out}: {len(drawn['x'])} points of '{ds.name}', x {tuple(np.shape(drawn['x']))} in [0, 1]; "
+          f"sample_digest {digest}")
+    print("Encode x with your model and save mu, logvar [N, d] (in this order) with this sample_digest: "
+          "np.savez(path, mu=mu, logvar=logvar, sample_digest=digest)")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m infofrag", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -115,6 +141,10 @@ def main(argv=None) -> int:
     p = sub.add_parser("plan", help="members, blocks and shards of a config")
     p.add_argument("config")
     p.set_defaults(func=cmd_plan)
+    p = sub.add_parser("sample", help="write the run's fingerprint sample, for models trained elsewhere")
+    p.add_argument("config")
+    p.add_argument("--out", required=True, help="the .npz file to write")
+    p.set_defaults(func=cmd_sample)
     p = sub.add_parser("audit", help="check a result's provenance chain")
     p.add_argument("result")
     p.add_argument("--config", help="compare the config values each job used with this config")

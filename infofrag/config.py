@@ -23,15 +23,13 @@ from pathlib import Path
 import yaml
 
 from .errors import ConfigError
+from .methods import DEFAULT_METHOD, METHODS, value_label
 
 SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
 #: dSprites factor grid size (3 shapes x 6 scales x 40 orientations x 32 x 32 positions)
 DSPRITES_SIZE = 3 * 6 * 40 * 32 * 32
 
-#: keys of a member that a per-member override may change
-MEMBER_KEYS = ("seed", "beta", "steps", "batch_size", "lr", "latent_dim",
-               "checkpoint_every", "log_every", "runtime_min", "tc_weight")
 
 
 
@@ -43,7 +41,11 @@ def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
 
 
 def _fill_defaults(instance, schema):
-    """Fill ``default`` values of object properties (recursively), like snakemake.utils.validate."""
+    """Fill ``default`` values of object properties (recursively, list items included)."""
+    if isinstance(instance, list) and isinstance(schema.get("items"), dict):
+        for item in instance:
+            _fill_defaults(item, schema["items"])
+        return
     if not isinstance(instance, dict) or schema.get("type") != "object":
         return
     for key, sub in schema.get("properties", {}).items():
@@ -135,64 +137,166 @@ def validate_schema(config: dict, schema: dict | None = None) -> dict:
 
 def beta_label(beta: float) -> str:
     """Compact, stable text for a beta value: 4.0 -> '4', 0.5 -> '0.5'."""
-    return format(float(beta), "g")
+    return value_label(beta)
+
+
+#: settings every trained member takes from the training section (per-member overridable)
+_TRAINING_KEYS = ("steps", "batch_size", "lr", "checkpoint_every", "log_every")
 
 
 @dataclasses.dataclass(frozen=True)
 class Member:
-    """One ensemble member: one training run."""
+    """One ensemble member: a training run of one model family, or a model trained elsewhere.
+
+    ``method``, ``param``, ``value``: its family, the swept hyperparameter and the sweep value it
+    came from (deciding its group and block; an override may train another value under the same
+    name); ``group``: the block-name prefix (``b4``, ``fv10``, or an imported member's label).
+    ``train``: what its train job depends on (None for an imported member); ``source``: where an
+    imported member comes from (None for a trained one)."""
 
     name: str
-    sweep_beta: float  # the sweep position it came from (decides its block)
-    beta: float
-    seed: int
-    arch: str
+    method: str
+    param: str | None
+    value: float | None
+    seed: int | None
     latent_dim: int
-    steps: int
-    batch_size: int
-    lr: float
-    checkpoint_every: int
-    log_every: int
+    group: str
     runtime_min: int
-    tc_weight: float = 0.0
+    train: dict | None = None
+    source: dict | None = None
+
+    @property
+    def trained(self) -> bool:
+        return self.train is not None
+
+    def __getattr__(self, key):  # a trained member's settings: m.steps, m.beta, m.tc_weight, ...
+        train = self.__dict__.get("train") or {}
+        if key in train:
+            return train[key]
+        if key == "tc_weight" and train:
+            return 0.0
+        raise AttributeError(key)
 
     def train_config(self) -> dict:
-        """The settings that decide this member's weights (what its train job depends on).
-
-        ``tc_weight`` appears only when it is non-zero, so that plain beta-VAE members keep the
-        params (and digests) they had before the option existed and are not rerun.
-        """
-        keys = ("name", "beta", "seed", "arch", "latent_dim", "steps", "batch_size", "lr",
-                "checkpoint_every", "log_every")
-        out = {k: getattr(self, k) for k in keys}
-        if self.tc_weight:
-            out["tc_weight"] = self.tc_weight
-        return out
+        """The settings that decide this member's weights (what its train job depends on); for
+        an imported member, what it is read from. A beta-VAE member's dict is exactly what it
+        was before other families existed (no ``method`` key; ``tc_weight`` only when non-zero),
+        so existing results are not rerun."""
+        return dict(self.train if self.trained else self.source)
 
     def digest(self) -> str:
         return hashlib.sha256(json.dumps(self.train_config(), sort_keys=True).encode()).hexdigest()[:16]
 
+    def labels(self) -> dict:
+        """How results label the member: its method, the swept hyperparameter and its value,
+        its seed (the coordinates of every store and table; None where it has none)."""
+        return {"method": self.method, "param": self.param,
+                "value": None if self.value is None else float(self.value), "seed": self.seed}
+
+
+def sweeps(config: dict) -> dict:
+    """{method: {its settings, the swept one a list}}: ``ensemble.methods``, or the ``betas``
+    shorthand for a beta-VAE sweep."""
+    ens = config["ensemble"]
+    out = dict(ens.get("methods") or {})
+    if ens.get("betas"):
+        out = {"beta_vae": {"beta": list(ens["betas"])}, **out}
+    return out
+
+
+def _trained_member(config, method, settings, value, seed, overrides) -> Member:
+    tr, model = config["training"], config["model"]
+    spec = METHODS[method]
+    name = f"{spec.prefix}{value_label(value)}_s{seed}"
+    base = {"seed": int(seed), "latent_dim": model["latent_dim"], "runtime_min": tr["runtime_min"],
+            **{k: tr[k] for k in _TRAINING_KEYS}}
+    hyper = {k: v for k, v in settings.items() if k != spec.swept}
+    if method == "beta_vae":
+        hyper.setdefault("tc_weight", model["tc_weight"])
+    hyper[spec.swept] = value
+    over = dict(overrides.get(name, {}))
+    base.update({k: over.pop(k) for k in list(over) if k in base})
+    hyper.update(over)
+    for key, s in spec.settings.items():  # YAML's 2 and 2.0: the same member, the same params
+        if key in hyper:
+            hyper[key] = float(hyper[key]) if s.kind == "float" else hyper[key]
+    base["lr"] = float(base["lr"])
+    train = {"name": name}
+    if method != DEFAULT_METHOD:
+        train["method"] = method
+    train.update({k: base[k] for k in ("seed", "latent_dim", *_TRAINING_KEYS)})
+    train["arch"] = model["arch"]
+    if method == DEFAULT_METHOD:  # the keys (and so the digests) of before other families
+        train["beta"] = hyper["beta"]
+        if hyper["tc_weight"]:
+            train["tc_weight"] = hyper["tc_weight"]
+    else:
+        train.update(hyper)
+    return Member(name=name, method=method, param=spec.swept, value=float(value), seed=int(base["seed"]),
+                  latent_dim=int(base["latent_dim"]), group=f"{spec.prefix}{value_label(value)}",
+                  runtime_min=int(base["runtime_min"]), train=train)
+
+
+def imported_group(label: str) -> str:
+    """The block-name prefix of imported members with this label (no underscores: shard
+    names join two blocks with '__')."""
+    return label.replace("_", "")
+
+
+def _imported_member(entry: dict) -> Member:
+    source = {k: entry[k] for k in ("name", "checkpoint", "entry_point", "latent_dim", "posteriors")
+              if k in entry}
+    source["kind"] = "posteriors" if "posteriors" in entry else "checkpoint"
+    return Member(name=entry["name"], method=entry["method"], param=None, value=None, seed=None,
+                  latent_dim=int(entry.get("latent_dim") or 0), group=imported_group(entry["method"]),
+                  runtime_min=30, source=source)
+
 
 def members(config: dict) -> list[Member]:
-    """The ensemble in its canonical order: betas in config order, then seeds in config order.
+    """The ensemble in its canonical order: methods in config order, each method's values in
+    order, then seeds in order; then the imported members in the order given.
 
-    ``config`` is a validated one (defaults filled by the schema)."""
-    tr, model = config["training"], config["model"]
+    ``config`` is a validated one (defaults filled by the schema). An imported posteriors file
+    without ``latent_dim`` has it read from the file (see :func:`imported_latent_dims`)."""
     overrides = config["ensemble"].get("overrides") or {}
     out = []
-    for beta in config["ensemble"]["betas"]:
-        for seed in config["ensemble"]["seeds"]:
-            name = f"b{beta_label(beta)}_s{seed}"
-            base = dict(seed=int(seed), beta=beta, latent_dim=model["latent_dim"],
-                        tc_weight=model["tc_weight"],
-                        **{k: tr[k] for k in ("steps", "batch_size", "lr", "checkpoint_every",
-                                              "log_every", "runtime_min")})
-            base.update(overrides.get(name, {}))
-            for key in ("beta", "lr", "tc_weight"):  # YAML's 2 and 2.0: the same member, same params
-                base[key] = float(base[key])
-            out.append(Member(name=name, sweep_beta=float(beta), arch=model["arch"],
-                              **{k: base[k] for k in MEMBER_KEYS}))
+    for method, settings in sweeps(config).items():
+        for value in settings[METHODS[method].swept]:
+            for seed in config["ensemble"]["seeds"]:
+                out.append(_trained_member(config, method, settings, value, seed, overrides))
+    dims = imported_latent_dims(config)
+    for entry in config["ensemble"].get("imported") or []:
+        out.append(_imported_member({**entry, "latent_dim": entry.get("latent_dim") or dims.get(entry["name"])}))
     return out
+
+
+def imported_latent_dims(config: dict) -> dict:
+    """{name: d} of imported posteriors files that do not state latent_dim (read from the file's
+    header; 0 when it cannot be read: the file check names the problem)."""
+    from .imported import posteriors_shape
+
+    out = {}
+    for entry in config["ensemble"].get("imported") or []:
+        if "posteriors" in entry and not entry.get("latent_dim"):
+            try:
+                out[entry["name"]] = posteriors_shape(entry["posteriors"])[1]
+            except Exception:  # noqa: BLE001 - reported by check_imported_files with the file named
+                out[entry["name"]] = 0
+    return out
+
+
+def member_params(member: Member) -> dict:
+    """What decides a member's posteriors: a trained member's settings; for an imported one,
+    where it comes from, the content digest of its file and its entry point module's source
+    digest (so that replacing either reruns its jobs)."""
+    if member.trained:
+        return member.train_config()
+    from .imported import module_digest
+    from .provenance import digest_path
+
+    src = member.source
+    return {**src, "digest": digest_path(src.get("checkpoint") or src["posteriors"]),
+            "module_digest": module_digest(src["entry_point"]) if "entry_point" in src else None}
 
 
 def member_table(config: dict) -> dict[str, Member]:
@@ -201,25 +305,28 @@ def member_table(config: dict) -> dict[str, Member]:
 
 @dataclasses.dataclass(frozen=True)
 class Block:
-    """A run of whole members of one sweep beta; similarity is sharded by block pairs."""
+    """A run of whole members of one group (one method and sweep value, or one imported label);
+    similarity is sharded by block pairs."""
 
     name: str
     members: tuple[str, ...]
 
 
 def blocks(config: dict) -> list[Block]:
-    """Blocks of at most ``similarity.block_size`` members, never mixing sweep betas.
+    """Blocks of at most ``similarity.block_size`` members, never mixing groups.
 
-    Blocks are per beta and filled in seed order, so adding seeds (or betas) to the sweep
-    appends members to the last block of each beta (or adds new blocks) without moving any
+    Blocks are per group and filled in member order, so adding seeds (or values, or methods)
+    appends members to the last block of each group (or adds new blocks) without moving any
     existing member into another block: existing full blocks and their shards stay valid.
     """
     size = config["similarity"]["block_size"]
+    groups: dict[str, list[str]] = {}
+    for m in members(config):
+        groups.setdefault(m.group, []).append(m.name)
     out = []
-    for beta in config["ensemble"]["betas"]:
-        names = [m.name for m in members(config) if m.sweep_beta == float(beta)]
+    for group, names in groups.items():
         for k in range(0, len(names), size):
-            out.append(Block(name=f"b{beta_label(beta)}-{k // size}", members=tuple(names[k:k + size])))
+            out.append(Block(name=f"{group}-{k // size}", members=tuple(names[k:k + size])))
     return out
 
 
@@ -242,6 +349,59 @@ def dataset_size(dataset_cfg: dict) -> int | None:
     if name == "circle":
         return dataset_cfg.get("n_points", 1000)
     return None
+
+
+def _check_ensemble(config: dict) -> None:
+    """The members: some there, names unique, overrides of existing members with their method's
+    settings, no two training the identical model, imported members fully described."""
+    ens = config["ensemble"]
+    if ens.get("betas") and "beta_vae" in (ens.get("methods") or {}):
+        raise ConfigError("config key 'ensemble.betas': give the beta-VAE sweep once, either as betas or as "
+                          "methods.beta_vae")
+    if not sweeps(config) and not ens.get("imported"):
+        raise ConfigError("config key 'ensemble': no members: give betas, methods or imported")
+    for i, entry in enumerate(ens.get("imported") or []):
+        key = f"ensemble.imported.{i}"
+        if ("checkpoint" in entry) == ("posteriors" in entry):
+            raise ConfigError(f"config key '{key}': give either checkpoint (with entry_point and latent_dim) "
+                              f"or posteriors for imported member '{entry['name']}'")
+        if "checkpoint" in entry and not ("entry_point" in entry and "latent_dim" in entry):
+            raise ConfigError(f"config key '{key}': a checkpoint needs entry_point and latent_dim "
+                              f"(imported member '{entry['name']}')")
+        if "posteriors" in entry and "entry_point" in entry:
+            raise ConfigError(f"config key '{key}.entry_point': a posteriors file needs no entry point")
+    ms = members(config)
+    names = [m.name for m in ms]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup:
+        raise ConfigError(f"config key 'ensemble': two members are named {dup[0]!r} (two sweep values "
+                          "that print alike, or an imported member named like another)")
+    table = {m.name: m for m in ms}
+    for name, over in (ens.get("overrides") or {}).items():
+        m = table.get(name)
+        if m is None or not m.trained:
+            raise ConfigError(f"config key 'ensemble.overrides.{name}': no such trained member in the sweep "
+                              f"(members are named <prefix><value>_s<seed>, e.g. {names[0]})")
+        for key, value in over.items():
+            if key in _TRAINING_KEYS or key in ("seed", "latent_dim", "runtime_min"):
+                continue
+            spec = METHODS[m.method].settings.get(key)
+            if spec is None:
+                raise ConfigError(f"config key 'ensemble.overrides.{name}.{key}': not a setting of method "
+                                  f"'{m.method}' (its settings: {', '.join(METHODS[m.method].settings)})")
+            try:
+                spec.check(name, key, value)
+            except ValueError as exc:
+                raise ConfigError(f"config key 'ensemble.overrides.{name}.{key}': {exc}") from None
+    seen = {}
+    for m in ms:
+        if not m.trained:
+            continue
+        key = json.dumps({k: v for k, v in m.train_config().items() if k != "name"}, sort_keys=True)
+        if key in seen:
+            raise ConfigError(f"config key 'ensemble.overrides.{m.name}': member '{m.name}' would train "
+                              f"exactly the same model as '{seen[key]}' (duplicate member)")
+        seen[key] = m.name
 
 
 def check_semantics(config: dict) -> None:
@@ -267,23 +427,7 @@ def check_semantics(config: dict) -> None:
             raise ConfigError(f"config key 'model.arch': '{arch}' takes {want}x{want} images but "
                               f"dataset.image_size is {have}")
 
-    sweep_names = {f"b{beta_label(b)}_s{s}" for b in config["ensemble"]["betas"]
-                   for s in config["ensemble"]["seeds"]}
-    if len(sweep_names) != len(config["ensemble"]["betas"]) * len(config["ensemble"]["seeds"]):
-        raise ConfigError("config key 'ensemble.betas': two betas give the same member name")
-    for name in (config["ensemble"].get("overrides") or {}):
-        if name not in sweep_names:
-            raise ConfigError(f"config key 'ensemble.overrides.{name}': no such member in the sweep "
-                              f"(members are named b<beta>_s<seed>, e.g. {sorted(sweep_names)[0]})")
-    seen = {}
-    for m in members(config):
-        key = json.dumps({k: v for k, v in m.train_config().items() if k != "name"}, sort_keys=True)
-        if key in seen:
-            raise ConfigError(f"config key 'ensemble.overrides.{m.name}': member '{m.name}' would train "
-                              f"exactly the same model as '{seen[key]}' (duplicate member)")
-        seen[key] = m.name
-        if m.checkpoint_every > m.steps and m.steps > 1:
-            pass  # allowed: then only the final checkpoint is written
+    _check_ensemble(config)
     n_members = len(members(config))
     bs = config["similarity"]["block_size"]
     if bs > n_members:
@@ -293,8 +437,9 @@ def check_semantics(config: dict) -> None:
     if boost.get("target") == "beta":
         if "beta" not in boost:
             raise ConfigError("config key 'boost.beta': required when boost.target is 'beta'")
-        if float(boost["beta"]) not in [float(b) for b in config["ensemble"]["betas"]]:
-            raise ConfigError(f"config key 'boost.beta': {boost['beta']} is not one of ensemble.betas")
+        betas = {float(v) for m, st in sweeps(config).items() if METHODS[m].swept == "beta" for v in st["beta"]}
+        if float(boost["beta"]) not in betas:
+            raise ConfigError(f"config key 'boost.beta': {boost['beta']} is not one of the ensemble's betas")
 
 
 def dataset_files(config: dict) -> list[str]:
@@ -322,6 +467,35 @@ def check_dataset_files(config: dict) -> None:
     if want is not None and tuple(ds.input_shape[1:]) != (want, want):
         raise ConfigError(f"config key 'model.arch': '{arch}' takes {want}x{want} images but "
                           f"'{ds_cfg['path']}' holds {ds.input_shape[1]}x{ds.input_shape[2]} images")
+
+
+def check_imported_files(config: dict) -> None:
+    """The files of imported members, before any job runs: they exist, a posteriors file holds
+    [N, d] posteriors of the sample's size, an entry point's module can be found."""
+    from .imported import module_source, posteriors_shape
+
+    n = config["sample"]["n_points"]
+    for i, entry in enumerate(config["ensemble"].get("imported") or []):
+        key = f"ensemble.imported.{i}"
+        path = entry.get("checkpoint") or entry["posteriors"]
+        if not Path(path).exists():
+            where = "" if Path(path).is_absolute() else f", relative to the working directory {Path.cwd()}"
+            raise ConfigError(f"config key '{key}': {path}: file not found (imported member "
+                              f"'{entry['name']}'{where})")
+        if "posteriors" in entry:
+            try:
+                rows, d = posteriors_shape(path)
+            except ValueError as exc:
+                raise ConfigError(f"config key '{key}.posteriors': {exc}") from None
+            if rows != n:
+                raise ConfigError(f"config key '{key}.posteriors': {path} holds {rows} points, the fingerprint "
+                                  f"sample has {n} (sample.n_points)")
+            if entry.get("latent_dim") and entry["latent_dim"] != d:
+                raise ConfigError(f"config key '{key}.latent_dim': {entry['latent_dim']}, but {path} holds "
+                                  f"{d} channels")
+        if "entry_point" in entry and module_source(entry["entry_point"]) is None:
+            raise ConfigError(f"config key '{key}.entry_point': module of '{entry['entry_point']}' not found "
+                              "(it must be importable where the workflow runs: installed, or on PYTHONPATH)")
 
 
 def validate(config: dict) -> dict:

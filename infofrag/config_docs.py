@@ -151,18 +151,23 @@ def _sections(schema: dict, path: str):
         extra = prop.get("additionalProperties")
         if isinstance(extra, dict) and extra.get("properties"):
             yield from _sections(extra, f"{sub}.<{_placeholder(key)}>")
+        items = prop.get("items")
+        if isinstance(items, dict) and items.get("properties"):
+            yield from _sections(items, f"{sub}[]")
 
 
 def _placeholder(key: str) -> str:
     return {"overrides": "member"}.get(key, "name")
 
 
-def _table(schema: dict) -> list[str]:
+def _table(schema: dict, sections: bool = True) -> list[str]:
+    """The rows of an object's keys; with ``sections``, a key that has keys of its own gets a row
+    too (its keys follow under its own heading)."""
     required = set(schema.get("required", []))
     lines = ["| key | type | default | allowed values | description |",
              "| --- | --- | --- | --- | --- |"]
     for key, prop in schema.get("properties", {}).items():
-        if prop.get("properties"):
+        if prop.get("properties") and not sections:
             continue  # a section of its own
         lines.append(_row(key, prop, key in required))
     return lines
@@ -178,7 +183,7 @@ def render(schema: dict) -> str:
             if not rows:
                 continue
             out.append("## Top level\n")
-            out.append("\n".join(_table(sect)) + "\n")
+            out.append("\n".join(_table(sect, sections=False)) + "\n")
             continue
         top = path.split(".")[0]
         heading = f"## `{path}`" if "." not in path else f"### `{path}`"
@@ -190,6 +195,8 @@ def render(schema: dict) -> str:
         if path.endswith(">"):
             out.append("Each entry may set any of these keys (at least one); the rest come from "
                        "the sweep.\n")
+        if path.endswith("[]"):
+            out.append("Each entry of the list has these keys.\n")
         out.append("\n".join(_table(sect)) + "\n")
     return "\n".join(out)
 

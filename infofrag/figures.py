@@ -349,31 +349,34 @@ def plot_traversals(traversals: dict, path, message: str | None = None, span_lab
     axes[0, 0].set_title("low", fontsize=8, loc="left")
     axes[0, -1].set_title("high", fontsize=8, loc="right")
     sub = span_label or "channel swept from its 2nd to its 98th percentile on the sample; other channels at their mean"
+    if message:  # a note beside the pictures (e.g. hotspots without a decoder)
+        sub += "\n" + _wrap(message, 100)
     fig.suptitle(f"{title}\n{sub}", fontsize=10, y=1.0 + 0.02 / max(1, len(names)))
     _save(fig, path)
     return {"rows": [axes[r, 0].get_ylabel() for r in range(len(names))],
             "images": [sum(len(ax.images) for ax in axes[r]) for r in range(len(names))],
-            "n_steps": n_steps, "message": None}
+            "n_steps": n_steps, "message": message}
 
 
-def plot_per_beta(result, path) -> dict:
-    """Per beta: the number of hotspots present and the fraction of informative channels in one.
+def plot_per_group(result, path) -> dict:
+    """Per method and sweep value (``result["per_group"]``): the number of hotspots present and
+    the fraction of informative channels in one (the paper's hotspots against regularisation).
 
-    Returns what was drawn: ``betas`` (the tick labels), ``n_hotspots`` (the bar heights),
-    ``fraction`` (the points of the fraction curve, NaN where a beta has no informative channel),
+    Returns what was drawn: ``groups`` (the tick labels), ``n_hotspots`` (the bar heights),
+    ``fraction`` (the points of the fraction curve, NaN where a group has no informative channel),
     ``counts`` (the "in hotspots/informative" notes) and ``message`` (the text shown instead).
     """
-    title = "Hotspots per regularisation strength"
-    rows = list(result.get("per_beta", []))
+    title = "Hotspots per method and regularisation strength"
+    rows = list(result.get("per_group", []))
     if not rows:
-        message = result.get("message") or "no beta values in the store"
+        message = result.get("message") or "no members in the store"
         _message_figure(path, title, message)
-        return {"betas": [], "n_hotspots": [], "fraction": [], "counts": [], "message": message}
-    betas = [f"{r['beta']:g}" for r in rows]
+        return {"groups": [], "n_hotspots": [], "fraction": [], "counts": [], "message": message}
+    labels = [r["group"] for r in rows]
     x = np.arange(len(rows))
     nh = [r["n_hotspots"] for r in rows]
     frac = [np.nan if r["fraction_in_hotspots"] is None else r["fraction_in_hotspots"] for r in rows]
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(9, 3.6))
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(max(9, 0.6 * len(rows) + 4), 3.6 + 0.06 * max(map(len, labels))))
     bars = a1.bar(x, nh, color="tab:blue")
     a1.set_ylabel("hotspots present")
     a1.yaxis.get_major_locator().set_params(integer=True)
@@ -382,8 +385,8 @@ def plot_per_beta(result, path) -> dict:
     a2.set_ylabel("fraction of informative\nchannels in a hotspot")
     for ax in (a1, a2):
         ax.set_xticks(x)
-        ax.set_xticklabels(betas)
-        ax.set_xlabel("beta")
+        ax.set_xticklabels(labels, rotation=30 if len(rows) > 3 else 0, ha="right" if len(rows) > 3 else "center",
+                           fontsize=8)
         ax.grid(alpha=0.3)
     for xi_, r in zip(x, rows):
         a2.annotate(f"{r['n_in_hotspots']}/{r['n_informative']}", (xi_, 0.02 if np.isnan(frac[xi_]) else frac[xi_]),
@@ -394,7 +397,7 @@ def plot_per_beta(result, path) -> dict:
     fig.suptitle(f"{title}\n{_wrap(sub, 100)}", fontsize=11)
     fig.tight_layout()
     _save(fig, path)
-    return {"betas": _tick_texts(a1.xaxis), "n_hotspots": [float(b.get_height()) for b in bars],
+    return {"groups": _tick_texts(a1.xaxis), "n_hotspots": [float(b.get_height()) for b in bars],
             "fraction": [float(v) for v in curve.get_ydata()], "counts": [t.get_text() for t in a2.texts],
             "message": result.get("message") if result.get("status") not in (None, "ok") else None}
 

@@ -84,6 +84,8 @@ class _Channels:
     members: np.ndarray
     channels: np.ndarray
     betas: np.ndarray
+    methods: np.ndarray  # the member's model family (or an imported member's label)
+    groups: np.ndarray  # method and sweep value, e.g. "factor_vae gamma=10"
     info: np.ndarray
     factor_names: list
     factor_nmi: np.ndarray  # [M, n_factors]
@@ -113,8 +115,10 @@ def find_hotspots(
     ``message``; ``hotspots`` (a list, in OPTICS order, each with ``id``, ``members`` as
     ``[member, channel]`` pairs, ``index`` into dim ``a``, ``size``, ``n_members``,
     ``fraction_members``, ``nmi_mean``/``nmi_std`` within the hotspot, ``info_bits_mean/min/max``,
-    ``betas``, ``factor_nmi`` {factor: mean NMI}, ``representative`` = the medoid); ``per_beta``
-    (hotspots present and the fraction of informative channels in a hotspot, per beta); and
+    ``betas``, ``methods`` {method: members of it in the hotspot}, ``groups``,
+    ``found_by_every_method``, ``factor_nmi`` {factor: mean NMI}, ``representative`` = the
+    medoid); ``per_beta`` and ``per_group`` (hotspots present and the fraction of informative
+    channels in a hotspot, per beta and per method and sweep value); and
     ``optics`` (``ordering`` as indices into dim ``a``, ``reachability`` and ``labels`` along
     that ordering, ``None`` for an infinite reachability) for :func:`infofrag.figures.plot_hotspot_overview`.
     Non-finite numbers are ``None`` throughout, so ``json.dumps(result, allow_nan=False)`` works.
@@ -143,6 +147,7 @@ def find_hotspots(
         result["n_hotspots"] = len(result["hotspots"])
         result["status"], result["message"] = _status_message(result["hotspots"], keep, labels, whole, ch, settings)
     result["per_beta"] = _per_beta(ch.betas, ch.members, ch.info > info_threshold, labels_full)
+    result["per_group"] = _per_group(ch, ch.info > info_threshold, labels_full)
     (log.info if result["status"] == "ok" else log.warning)("hotspots: %s", result["message"])
     return result
 
@@ -163,6 +168,7 @@ def _read_channels(ds) -> _Channels:
     channels = _coord(ds, "channel").astype(int)
     m_all = len(members)
     betas = _coord(ds, "beta", np.full(m_all, np.nan)).astype(float)
+    methods, groups = _groups(ds, betas)
     info = _coord(ds, "info_bits").astype(float)
     if "factor" in ds.sizes and "factor_nmi" in ds:
         factor_names = [str(f) for f in np.asarray(ds["factor"].values)]
@@ -171,7 +177,24 @@ def _read_channels(ds) -> _Channels:
         factor_names, factor_nmi = [], np.zeros((m_all, 0))
     n_members = int(ds.attrs.get("n_members", len(np.unique(members))))
     nmi = np.asarray(ds["nmi"].values, dtype=np.float64)
-    return _Channels(members, channels, betas, info, factor_names, factor_nmi, n_members, 0.5 * (nmi + nmi.T))
+    return _Channels(members, channels, betas, methods, groups, info, factor_names, factor_nmi, n_members,
+                     0.5 * (nmi + nmi.T))
+
+
+def _groups(ds, betas):
+    """Each channel's method and group label: "<method> <param>=<value>" from the store's
+    method/param/value coordinates (an imported member: its label alone); a store without them
+    (beta-VAE members only) gives "beta_vae beta=<beta>"."""
+    m_all = len(betas)
+    if "method" not in ds.coords:
+        methods = np.array(["beta_vae" if math.isfinite(b) else "" for b in betas], dtype=object)
+        return methods.astype(str), np.array([f"beta_vae beta={b:g}" if math.isfinite(b) else ""
+                                              for b in betas], dtype=str)
+    methods = np.asarray(ds["method"].values).astype(str)
+    params = _coord(ds, "param", np.full(m_all, "")).astype(str)
+    values = _coord(ds, "value", np.full(m_all, np.nan)).astype(float)
+    labels = [f"{m} {p}={v:g}" if p and math.isfinite(v) else m for m, p, v in zip(methods, params, values)]
+    return methods, np.array(labels, dtype=str)
 
 
 def _empty_result(info_threshold, distance, settings, ch, keep) -> dict:
@@ -195,6 +218,7 @@ def _empty_result(info_threshold, distance, settings, ch, keep) -> dict:
         "n_hotspots": 0,
         "hotspots": [],
         "per_beta": [],
+        "per_group": [],
         "optics": {"ordering": [], "reachability": [], "labels": [], "core_distances": []},
     }
 
@@ -283,6 +307,10 @@ def _describe(h, idx, dist, ch: _Channels) -> dict:
         fn[name] = finite_or_none(np.nanmean(col)) if np.isfinite(col).any() else None
     distinct = sorted(set(ch.members[idx].tolist()))
     info, betas = ch.info, ch.betas
+    by_method: dict[str, set] = {}
+    for i in idx:
+        by_method.setdefault(str(ch.methods[i]), set()).add(str(ch.members[i]))
+    all_methods = sorted(set(ch.methods.tolist()) - {""})
     return {
         "id": int(h),
         "size": int(len(idx)),
@@ -296,6 +324,9 @@ def _describe(h, idx, dist, ch: _Channels) -> dict:
         "info_bits_min": finite_or_none(info[idx].min()),
         "info_bits_max": finite_or_none(info[idx].max()),
         "betas": sorted({float(b) for b in betas[idx] if math.isfinite(b)}),
+        "methods": {m: len(v) for m, v in sorted(by_method.items())},
+        "groups": sorted(set(ch.groups[idx].tolist())),
+        "found_by_every_method": len(all_methods) > 1 and set(by_method) >= set(all_methods),
         "factor_nmi": fn,
         "representative": {
             "member": str(ch.members[rep]), "channel": int(ch.channels[rep]), "index": rep,
@@ -323,9 +354,34 @@ def _per_beta(betas, members, informative, labels_full):
     return rows
 
 
+def _per_group(ch, informative, labels_full):
+    """Per group (method and sweep value), in ensemble order: its members and channels, the
+    informative ones, hotspots present and the fraction of informative channels in one."""
+    rows = []
+    for g in dict.fromkeys(ch.groups.tolist()):
+        if not g:
+            continue
+        at = ch.groups == g
+        inf_at = at & informative
+        hot_at = inf_at & (labels_full >= 0)
+        n_inf = int(inf_at.sum())
+        rows.append({
+            "group": g,
+            "method": str(ch.methods[np.flatnonzero(at)[0]]),
+            "n_members": len(set(ch.members[at].tolist())),
+            "n_channels": int(at.sum()),
+            "n_informative": n_inf,
+            "n_hotspots": len(set(labels_full[hot_at].tolist())),
+            "n_in_hotspots": int(hot_at.sum()),
+            "fraction_in_hotspots": (int(hot_at.sum()) / n_inf) if n_inf else None,
+        })
+    return rows
+
+
 CSV_COLUMNS = [
     "id", "size", "n_members", "fraction_members", "nmi_mean", "nmi_std", "info_bits_mean",
     "info_bits_min", "info_bits_max", "betas", "representative_member", "representative_channel",
+    "methods", "found_by_every_method",
 ]
 
 
@@ -339,6 +395,8 @@ def hotspot_rows(result: dict) -> tuple[list, list]:
         row["betas"] = ";".join(f"{b:g}" for b in h["betas"])
         row["representative_member"] = h["representative"]["member"]
         row["representative_channel"] = h["representative"]["channel"]
+        row["methods"] = ";".join(f"{m}:{n}" for m, n in h["methods"].items())
+        row["found_by_every_method"] = h["found_by_every_method"]
         for f in factors:
             row[f"nmi_{f}"] = h["factor_nmi"].get(f)
         row["members"] = ";".join(f"{m}:{c}" for m, c in h["members"])

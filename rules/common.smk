@@ -24,7 +24,9 @@ MEMBERS = ifc.member_table(config)
 BLOCKS = {b.name: b for b in ifc.blocks(config)}
 BLOCK_PAIRS = ifc.block_pairs(config)
 # Each rule's memory request, from estimates of its jobs' peaks (infofrag.resources).
-MEM_MB = resources.mem_mb(config, list(MEMBERS.values()), config["similarity"]["block_size"])
+MEM_MB = resources.mem_mb(
+    config, list(MEMBERS.values()), config["similarity"]["block_size"]
+)
 # Which config this results directory belongs to (claimed when a run starts, see Snakefile).
 OWNER = ownership.identity(workflow.configfiles, RESULTS, config)
 
@@ -33,6 +35,7 @@ OWNER = ownership.identity(workflow.configfiles, RESULTS, config)
 # that the results directory is this config's.
 if workflow.is_main_process:
     ifc.check_dataset_files(config)
+    ifc.check_imported_files(config)
     resources.check(
         config,
         list(MEMBERS.values()),
@@ -44,6 +47,17 @@ if workflow.is_main_process:
 # those jobs, so that replacing a file's content reruns what depends on it (whatever its mtime).
 DATASET_FILES = ifc.dataset_files(config)
 DATA_DIGESTS = {f: sha256_file(f) for f in DATASET_FILES}
+# Members trained elsewhere: the file each comes from, and what decides its posteriors (the
+# file's content digest, its entry point and that module's source digest).
+IMPORTED = {m.name: m for m in MEMBERS.values() if not m.trained}
+IMPORTED_FILES = {
+    name: m.source.get("checkpoint") or m.source["posteriors"]
+    for name, m in IMPORTED.items()
+}
+IMPORTED_PARAMS = {
+    name: canonical(ifc.member_params(m)) for name, m in IMPORTED.items()
+}
+TRAINED = [m for m in MEMBERS if MEMBERS[m].trained]
 
 # Code versions: Snakemake does not track imported package code, so each rule carries the
 # digest of its script and of the infofrag modules the script imports (their behaviour, not
@@ -68,10 +82,10 @@ CODE = {
 
 
 wildcard_constraints:
-    member=r"b[^/_]+_s\d+",
+    member=r"[A-Za-z0-9.+-]+(_s\d+)?",
     channel=r"\d+",
-    block_a=r"b[^/_]+-\d+",
-    block_b=r"b[^/_]+-\d+",
+    block_a=r"[A-Za-z0-9.+-]+-\d+",
+    block_b=r"[A-Za-z0-9.+-]+-\d+",
 
 
 def R(path):
@@ -80,8 +94,35 @@ def R(path):
 
 
 def member_params(wc):
-    """The settings that decide a member's weights (canonical: key order never matters)."""
+    """What decides a member's posteriors (canonical: key order never matters): a trained
+    member's settings, or where an imported member comes from with its digests."""
+    if wc.member in IMPORTED_PARAMS:
+        return IMPORTED_PARAMS[wc.member]
     return canonical(MEMBERS[wc.member].train_config())
+
+
+def encode_inputs(wc):
+    """A trained member's checkpoint, or an imported member's own file; and the sample."""
+    if wc.member in IMPORTED_FILES:
+        return {"imported": IMPORTED_FILES[wc.member], "sample": R("sample.zarr")}
+    return {"model": R(f"members/{wc.member}/model.pt"), "sample": R("sample.zarr")}
+
+
+def decoder_table():
+    """{member: how to decode its latents} for traversals: a trained member's checkpoint, an
+    imported member's entry point and checkpoint, or None (posteriors only)."""
+    out = {}
+    for name, m in MEMBERS.items():
+        if m.trained:
+            out[name] = {"kind": "trained", "path": R(f"members/{name}/model.pt")}
+        elif m.source["kind"] == "checkpoint":
+            out[name] = {
+                "kind": "checkpoint",
+                **{k: m.source[k] for k in ("checkpoint", "entry_point", "latent_dim")},
+            }
+        else:
+            out[name] = None
+    return out
 
 
 def fingerprint_path(member, channel):

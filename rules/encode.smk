@@ -1,8 +1,7 @@
 rule encode:
     """Encode the fingerprint sample once per member: posterior means and log-variances."""
     input:
-        model=R("members/{member}/model.pt"),
-        sample=R("sample.zarr"),
+        unpack(encode_inputs),
     output:
         store=directory(R("posteriors/{member}.zarr")),
         prov=R("posteriors/{member}.zarr.prov.json"),

@@ -17,7 +17,7 @@ rule gather:
         mem_mb=MEM_MB["gather"],
         runtime=30,
     params:
-        members={name: canonical(m.train_config()) for name, m in MEMBERS.items()},
+        members={name: m.labels() for name, m in MEMBERS.items()},
         n_channels={name: m.latent_dim for name, m in MEMBERS.items()},
         fingerprints=fingerprint_table(),
         scores={m: R(f"scores/{m}.json") for m in MEMBERS},

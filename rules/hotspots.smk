@@ -2,7 +2,12 @@ rule hotspots:
     """Hotspots: OPTICS on the channel distances; table, figures, latent traversals."""
     input:
         similarity=R("similarity.zarr"),
-        models=[R(f"members/{m}/model.pt") for m in MEMBERS],
+        models=[R(f"members/{m}/model.pt") for m in TRAINED],
+        imported=[
+            m.source["checkpoint"]
+            for m in IMPORTED.values()
+            if "checkpoint" in m.source
+        ],
         posteriors=[R(f"posteriors/{m}.zarr") for m in MEMBERS],
     output:
         json=R("hotspots/hotspots.json"),
@@ -17,9 +22,9 @@ rule hotspots:
             caption="../report/traversals.rst",
             category="Hotspots",
         ),
-        per_beta=report(
-            R("hotspots/per_beta.png"),
-            caption="../report/per_beta.rst",
+        per_group=report(
+            R("hotspots/per_group.png"),
+            caption="../report/per_group.rst",
             category="Hotspots",
         ),
         prov=R("hotspots/hotspots.json.prov.json"),
@@ -34,7 +39,7 @@ rule hotspots:
         runtime=30,
     params:
         settings=canonical(config["hotspots"]),
-        models={m: R(f"members/{m}/model.pt") for m in MEMBERS},
+        models=decoder_table(),
         posteriors={m: R(f"posteriors/{m}.zarr") for m in MEMBERS},
         code=CODE["hotspots"],
     script:

@@ -5,4 +5,5 @@ from infofrag.workflow import Job
 
 p, i = snakemake.params, snakemake.input
 with Job(snakemake, config_used={f"member:{p.member['name']}": p.member}) as job:
-    job.extra.update(encode.run(i.model, i.sample, p.member["name"], snakemake.output.store, snakemake.threads))
+    job.extra.update(encode.run(i.sample, p.member, snakemake.output.store, model_path=i.get("model"),
+                                imported_path=i.get("imported"), threads=snakemake.threads))

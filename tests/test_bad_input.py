@@ -88,12 +88,12 @@ CONFIG_CASES = {
     "duplicate seed": (dict(ensemble__seeds=[0, 0]),
                        ["[0, 0] has non-unique elements", "config key 'ensemble.seeds'"]),
     "two betas, one member name": (dict(ensemble__betas=[0.5, 0.500000001]),
-                                   ["config key 'ensemble.betas': two betas give the same member name"]),
+                                   ["config key 'ensemble': two members are named 'b0.5_s0'"]),
     "override duplicates a member": (dict(ensemble__overrides={"b1_s1": {"seed": 0}}),
                                      ["config key 'ensemble.overrides.b1_s1': member 'b1_s1' would train "
                                       "exactly the same model as 'b1_s0' (duplicate member)"]),
     "override of no member": (dict(ensemble__overrides={"b2_s0": {"steps": 5}}),
-                              ["config key 'ensemble.overrides.b2_s0': no such member in the sweep"]),
+                              ["config key 'ensemble.overrides.b2_s0': no such trained member in the sweep"]),
     # sizes that do not fit each other
     "block larger than the ensemble": (dict(similarity__block_size=5),
                                        ["config key 'similarity.block_size': 5 is larger than the ensemble "

@@ -13,10 +13,13 @@ def base(root):
         return yaml.safe_load(fh)
 
 
-@pytest.mark.parametrize("name", ["test.yaml", "demo.yaml", "config.yaml"])
+@pytest.mark.parametrize("name", ["test.yaml", "demo.yaml", "config.yaml", "circle.yaml", "methods.yaml"])
 def test_shipped_configs_are_valid(root, name):
+    from infofrag.methods import METHODS
+
     cfg = ifc.load_config(root / "config" / name)
-    assert len(ifc.members(cfg)) == len(cfg["ensemble"]["betas"]) * len(cfg["ensemble"]["seeds"])
+    values = sum(len(s[METHODS[m].swept]) for m, s in ifc.sweeps(cfg).items())
+    assert len(ifc.members(cfg)) == values * len(cfg["ensemble"]["seeds"])
 
 
 def test_defaults_filled(base):
@@ -140,3 +143,75 @@ def test_adding_seeds_keeps_full_blocks(base):
     for name, members in before.items():
         assert after[name] == members
     assert len(after) == len(before) + 2
+
+
+# --------------------------------------------------------------------------- model families
+
+def test_schema_methods_are_the_method_table(root):
+    """The schema's ensemble.methods section states each method's keys and ranges as the table
+    training reads (infofrag.methods) does: one source, checked."""
+    from infofrag.methods import METHODS
+
+    schema = ifc.load_schema()["properties"]["ensemble"]["properties"]["methods"]["properties"]
+    assert list(schema) == list(METHODS)
+    for name, method in METHODS.items():
+        props = schema[name]["properties"]
+        assert list(props) == list(method.settings), name
+        assert schema[name]["required"] == [method.swept]
+        for key, spec in method.settings.items():
+            prop = props[key]["items"] if key == method.swept else props[key]
+            assert prop["type"] == ("integer" if spec.kind == "int" else "number"), (name, key)
+            low = "exclusiveMinimum" if spec.low_open else "minimum"
+            assert prop[low] == spec.low, (name, key)
+            if spec.high is not None:
+                assert prop["exclusiveMaximum" if spec.high_open else "maximum"] == spec.high
+
+
+def test_methods_members_names_blocks(base):
+    base["ensemble"] = {"methods": {"beta_vae": {"beta": [1, 4]}, "factor_vae": {"gamma": [10, 40]},
+                                    "annealed_vae": {"c_max": [5], "anneal_steps": 300}},
+                        "seeds": [0, 1]}
+    base["similarity"]["block_size"] = 2
+    cfg = ifc.validate(base)
+    ms = ifc.members(cfg)
+    assert [m.name for m in ms] == ["b1_s0", "b1_s1", "b4_s0", "b4_s1", "fv10_s0", "fv10_s1", "fv40_s0",
+                                    "fv40_s1", "an5_s0", "an5_s1"]
+    fv = ifc.member_table(cfg)["fv10_s1"]
+    assert fv.labels() == {"method": "factor_vae", "param": "gamma", "value": 10.0, "seed": 1}
+    assert fv.train_config()["method"] == "factor_vae" and fv.train_config()["gamma"] == 10.0
+    assert ifc.member_table(cfg)["an5_s0"].train_config()["anneal_steps"] == 300
+    assert "method" not in ifc.member_table(cfg)["b4_s0"].train_config()  # beta-VAE: as before
+    # blocks never mix methods or values
+    assert [b.name for b in ifc.blocks(cfg)] == ["b1-0", "b4-0", "fv10-0", "fv40-0", "an5-0"]
+    assert all(len({ifc.member_table(cfg)[m].group for m in b.members}) == 1 for b in ifc.blocks(cfg))
+
+
+def test_betas_is_shorthand_for_the_beta_vae_sweep(base):
+    short = ifc.members(ifc.validate(base))
+    base["ensemble"]["methods"] = {"beta_vae": {"beta": base["ensemble"].pop("betas")}}
+    long = ifc.members(ifc.validate(base))
+    assert [m.digest() for m in short] == [m.digest() for m in long]
+
+
+@pytest.mark.parametrize("ensemble,named", [
+    ({"methods": {"factor_vae": {"gamma": [-1]}}}, "config key 'ensemble.methods.factor_vae.gamma.0'"),
+    ({"methods": {"factor_vae": {"beta": [1]}}}, "config key 'ensemble.methods.factor_vae'"),
+    ({"methods": {"dip_vae_i": {"lambda_od": [2], "lambda_d": -1}}}, "config key 'ensemble.methods.dip_vae_i.lambda_d'"),
+    ({"methods": {"annealed_vae": {"c_max": [5], "anneal_steps": 2.5}}},
+     "config key 'ensemble.methods.annealed_vae.anneal_steps'"),
+    ({"methods": {"nice_vae": {"beta": [1]}}}, "config key 'ensemble.methods'"),
+    ({"betas": [1], "methods": {"beta_vae": {"beta": [4]}}}, "give the beta-VAE sweep once"),
+    ({"methods": {"factor_vae": {"gamma": [10]}}, "overrides": {"fv10_s0": {"beta": 2}}},
+     "config key 'ensemble.overrides.fv10_s0.beta': not a setting of method 'factor_vae'"),
+    ({"methods": {"factor_vae": {"gamma": [10]}}, "overrides": {"fv10_s0": {"disc_lr": 0}}},
+     "config key 'ensemble.overrides.fv10_s0.disc_lr'"),
+    ({"imported": [{"name": "zoo1"}]}, "config key 'ensemble.imported.0': give either checkpoint"),
+    ({"imported": [{"name": "zoo_1", "posteriors": "p.npz"}]}, "config key 'ensemble.imported.0.name'"),
+    ({"imported": [{"name": "z", "checkpoint": "m.pt"}]}, "a checkpoint needs entry_point and latent_dim"),
+])
+def test_bad_ensembles_name_the_key(base, ensemble, named):
+    base["ensemble"] = {"seeds": [0], **ensemble}
+    base["similarity"]["block_size"] = 1
+    with pytest.raises(ifc.ConfigError) as err:
+        ifc.validate(base)
+    assert named in str(err.value)

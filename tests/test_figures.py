@@ -47,17 +47,17 @@ def test_hotspot_figures_without_hotspots(tmp_path, case):
         res = find_hotspots(ds, info_threshold=100.0)
     assert res["status"] == case
     figures.plot_hotspot_overview(ds, res, tmp_path / "overview.png")
-    figures.plot_per_beta(res, tmp_path / "per_beta.png")
+    figures.plot_per_group(res, tmp_path / "per_group.png")
     figures.plot_traversals({}, tmp_path / "trav.png", message=res["message"])
-    for name in ("overview", "per_beta", "trav"):
+    for name in ("overview", "per_group", "trav"):
         assert_png(tmp_path / f"{name}.png")
 
 
-def test_per_beta(tmp_path):
+def test_per_group(tmp_path):
     ds, _ = make_store()
-    figures.plot_per_beta(find_hotspots(ds, min_samples=3), tmp_path / "per_beta.png")
-    assert_png(tmp_path / "per_beta.png")
-    figures.plot_per_beta({"per_beta": [], "message": "empty store"}, tmp_path / "empty.png")
+    figures.plot_per_group(find_hotspots(ds, min_samples=3), tmp_path / "per_group.png")
+    assert_png(tmp_path / "per_group.png")
+    figures.plot_per_group({"per_group": [], "message": "empty store"}, tmp_path / "empty.png")
     assert_png(tmp_path / "empty.png")
 
 
@@ -209,21 +209,23 @@ def test_traversal_grid_has_one_row_per_hotspot(tmp_path):
     assert empty["rows"] == [] and empty["message"] == "no hotspots"
 
 
-def test_per_beta_figure_shows_the_result_numbers(tmp_path):
+def test_per_group_figure_shows_the_result_numbers(tmp_path):
     ds, _ = make_store()
     res = find_hotspots(ds, min_samples=3)
-    drawn = figures.plot_per_beta(res, tmp_path / "b.png")
+    drawn = figures.plot_per_group(res, tmp_path / "b.png")
     # worked out by hand for make_store (see test_hotspots.test_per_beta_summary)
-    assert drawn["betas"] == ["1", "4"]
+    assert drawn["groups"] == ["beta_vae beta=1", "beta_vae beta=4"]
     assert drawn["n_hotspots"] == [1.0, 2.0]
     np.testing.assert_allclose(drawn["fraction"], [3 / 9, 6 / 9], rtol=1e-12)
     assert drawn["counts"] == ["3/9", "6/9"]
-    # and in general: the result's per-beta rows, a beta without informative channels as NaN
-    res["per_beta"].append({"beta": 16.0, "n_members": 1, "n_channels": 4, "n_informative": 0,
-                            "n_hotspots": 0, "n_in_hotspots": 0, "fraction_in_hotspots": None})
-    drawn = figures.plot_per_beta(res, tmp_path / "b2.png")
-    rows = res["per_beta"]
-    assert drawn["betas"] == [f"{r['beta']:g}" for r in rows] == ["1", "4", "16"]
+    # and in general: the result's per-group rows, a group without informative channels as NaN
+    res["per_group"].append({"group": "factor_vae gamma=10", "method": "factor_vae", "n_members": 1,
+                             "n_channels": 4, "n_informative": 0, "n_hotspots": 0, "n_in_hotspots": 0,
+                             "fraction_in_hotspots": None})
+    drawn = figures.plot_per_group(res, tmp_path / "b2.png")
+    rows = res["per_group"]
+    assert drawn["groups"] == [r["group"] for r in rows] == ["beta_vae beta=1", "beta_vae beta=4",
+                                                            "factor_vae gamma=10"]
     assert drawn["n_hotspots"] == [float(r["n_hotspots"]) for r in rows]
     assert drawn["fraction"][:2] == pytest.approx([r["fraction_in_hotspots"] for r in rows[:2]])
     assert np.isnan(drawn["fraction"][2])

@@ -1,22 +1,47 @@
-"""Stage ``encode``: one member's posteriors (mu, logvar) on the fingerprint sample."""
+"""Stage ``encode``: one member's posteriors (mu, logvar) on the fingerprint sample.
+
+A trained member is encoded with its final checkpoint; an imported one with its own entry point
+and checkpoint, or read from the posteriors file it came with (checked against the run's
+sample: its size and digest)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import store, train
+from .. import store
 from ..errors import StoreError
 
 
-def run(model_path, sample_path, member: str, out_store, threads: int = 1) -> dict:
+def posteriors(member: dict, sample, model_path=None, imported_path=None):
+    """(mu, logvar, where they came from) of the member on the sample."""
+    kind = member.get("kind", "trained")
+    if kind == "posteriors":
+        from ..imported import read_posteriors
+
+        mu, logvar = read_posteriors(imported_path, sample.n, sample.content_digest)
+        return mu, logvar, imported_path
+    if kind == "checkpoint":
+        from ..imported import ImportedModel
+
+        model = ImportedModel(imported_path, member["entry_point"], member["latent_dim"])
+        mu, logvar = model.encode(sample.x)
+        return mu, logvar, imported_path
+    from .. import train
+
+    model, _ = train.load_model(model_path)
+    mu, logvar = train.encode(model, sample.x)
+    return mu, logvar, model_path
+
+
+def run(sample_path, member: dict, out_store, model_path=None, imported_path=None, threads: int = 1) -> dict:
+    """member: the member's params (a trained member's settings, or an imported member's source)."""
     import torch
 
     torch.set_num_threads(threads)
-    model, _ = train.load_model(model_path)
     sample = store.sample.read(sample_path, check=False)  # verified by the job
-    mu, logvar = train.encode(model, sample.x)
+    mu, logvar, source = posteriors(member, sample, model_path, imported_path)
     if not (np.isfinite(mu).all() and np.isfinite(logvar).all()):
-        raise StoreError(f"'{model_path}': the encoder of member {member} gives NaN/inf posteriors "
+        raise StoreError(f"'{source}': the encoder of member {member['name']} gives NaN/inf posteriors "
                          "on the fingerprint sample")
-    store.posteriors.write(out_store, mu, logvar, member)
+    store.posteriors.write(out_store, mu, logvar, member["name"])
     return {"n_channels": int(mu.shape[1])}

@@ -30,32 +30,53 @@ def collapse_warning(hotspots_json) -> str | None:
         return None
 
 
-def traversal_images(result: dict, models: dict, posteriors: dict, n_steps: int):
+def load_decoder(spec: dict | None):
+    """(model with ``decode``, likelihood) of a member, or (None, None) when it has no decoder.
+    ``spec``: {"kind": "trained", "path"} or {"kind": "checkpoint", "checkpoint", "entry_point",
+    "latent_dim"} (an imported member's own loader), or None (posteriors only)."""
+    if spec is None:
+        return None, None
+    if spec["kind"] == "trained":
+        from .. import train
+
+        model, meta = train.load_model(spec["path"])
+        return model, meta.get("likelihood", "bernoulli")
+    from ..imported import ImportedModel
+
+    model = ImportedModel(spec["checkpoint"], spec["entry_point"], spec["latent_dim"])
+    return (model, "bernoulli") if model.has_decoder else (None, None)
+
+
+def traversal_images(result: dict, decoders: dict, posteriors: dict, n_steps: int):
     """Latent traversals of each hotspot's representative: ({row label: images}, message).
 
-    ``models``/``posteriors``: {member name: path}. Returns no images and a message when the data
-    are not images or there is no hotspot."""
-    from .. import train
+    ``decoders``: {member name: how to load its decoder, see :func:`load_decoder`};
+    ``posteriors``: {member name: path}. Hotspots whose representative has no decoder (an
+    imported member given as posteriors, or without a decoder) are left out, and the message
+    says which. No images, and a message, when the data are not images or there is no hotspot."""
     from ..models import traverse
 
     if not result.get("hotspots"):
         return {}, result.get("message", "no hotspots")
-    images = {}
+    images, skipped = {}, []
     for h in result["hotspots"]:
         rep = h["representative"]
-        model, meta = train.load_model(models[rep["member"]])
+        model, likelihood = load_decoder(decoders.get(rep["member"]))
+        if model is None:
+            skipped.append(f"hotspot {h['id']} ({rep['member']})")
+            continue
         mu = store.posteriors.read(posteriors[rep["member"]], check=False).mu  # verified by the job
-        strip = traverse(model, mu, rep["channel"], n_steps=n_steps,
-                         likelihood=meta.get("likelihood", "bernoulli"))
+        strip = traverse(model, mu, rep["channel"], n_steps=n_steps, likelihood=likelihood)
         if strip.ndim < 3:
             return {}, "the data are not images: no traversal pictures (see the fused embedding instead)"
         images[f"hotspot {h['id']}: {rep['member']} ch{rep['channel']}"] = strip
-    return images, None
+    note = (f"no decoder, no traversal: {', '.join(skipped)}" if skipped else None)
+    return images, note
 
 
 def run(similarity_path, models: dict, posteriors: dict, settings: dict, out: dict,
         threads: int = 1) -> dict:
-    """settings: the config's ``hotspots`` section; out: paths json, csv, overview, per_beta,
+    """settings: the config's ``hotspots`` section; out: paths json, csv, overview, per_group,
     traversals."""
     import torch
 
@@ -72,7 +93,7 @@ def run(similarity_path, models: dict, posteriors: dict, settings: dict, out: di
         log.error(message)
     hotspots.write_hotspots(result, out["json"], out["csv"])
     figures.plot_hotspot_overview(sim, result, out["overview"])
-    figures.plot_per_beta(result, out["per_beta"])
+    figures.plot_per_group(result, out["per_group"])
     images, message = traversal_images(result, models, posteriors, settings["traversal_steps"])
     figures.plot_traversals(images, out["traversals"], message=message)
     return {"status": result["status"], "n_hotspots": len(result.get("hotspots", []))}

@@ -12,7 +12,7 @@ from ..provenance import find_record, read_record
 STYLE = ("body{font-family:sans-serif;max-width:1100px} table{border-collapse:collapse;font-size:13px}"
          "td,th{border:1px solid #bbb;padding:3px 6px;text-align:right} th{background:#eee}"
          ".warn{color:#a40}")
-SCORE_KEYS = ["member", "beta", "seed", "mig", "sap", "dci_disentanglement", "dci_completeness",
+SCORE_KEYS = ["member", "method", "param", "value", "seed", "mig", "sap", "dci_disentanglement", "dci_completeness",
               "dci_informativeness"]
 BOOST_KEYS = ["status", "target", "objective", "n_targets", "dim", "fused_info_bits",
               "best_single_info_bits", "mean_single_info_bits", "best_channel_info_bits", "factor_nmi"]
@@ -71,7 +71,8 @@ def hotspot_rows(hot: dict) -> list:
         rep = h.get("representative") or {}
         row = {"id": h.get("id"), "size": h.get("size"), "fraction of members": h.get("fraction_members"),
                "bits": h.get("info_bits_mean"), "NMI within": h.get("nmi_mean"), "NMI sd": h.get("nmi_std"),
-               "betas": h.get("betas"), "representative": f"{rep.get('member')} ch{rep.get('channel')}"}
+               "methods": h.get("methods"), "found by every method": h.get("found_by_every_method"),
+               "representative": f"{rep.get('member')} ch{rep.get('channel')}"}
         row.update({f"NMI {f}": v for f, v in (h.get("factor_nmi") or {}).items()})
         rows.append(row)
     return rows
@@ -122,13 +123,12 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
     if sentence := boost_sentence(boost):
         page.add("p", sentence)
     page.add("h2", "Disentanglement scores per member (MIG, SAP, DCI)")
-    member_info = {str(m): (float(b), int(s)) for m, b, s in
-                   zip(sim["member"].values, sim["beta"].values, sim["seed"].values)}
-    srows = []
-    for p in score_paths:
-        s = json.loads(open(p).read())
-        beta, seed = member_info.get(s["member"], (None, None))
-        srows.append({**s, "beta": beta, "seed": seed})
+    member_info = {str(m): {"method": str(meth), "param": str(par), "value": float(v),
+                            "seed": None if int(sd) < 0 else int(sd)}
+                   for m, meth, par, v, sd in zip(sim["member_id"].values, sim["member_method"].values,
+                                                 sim["member_param"].values, sim["member_value"].values,
+                                                 sim["member_seed"].values)}
+    srows = [{**(s := json.loads(open(p).read())), **member_info.get(s["member"], {})} for p in score_paths]
     page.table(srows, SCORE_KEYS)
     if spaces_path:  # spaces.enabled
         from . import spaces

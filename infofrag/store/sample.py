@@ -2,7 +2,7 @@
 
 Variables: ``x`` (sample, x0, ...) float32 inputs; ``factors`` (sample, factor) int64 class
 labels; ``indices`` (sample) the points' indices in the dataset. Attrs: dataset, likelihood,
-input_shape, dataset_size, factor_sizes.
+input_shape, dataset_size, factor_sizes, content_digest (:func:`content_digest`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,21 @@ class Sample:
     dataset_size: int
     factor_sizes: tuple
 
+    content_digest: str = ""
+
     @property
     def n(self) -> int:
         return int(self.x.shape[0])
+
+
+def content_digest(indices, x) -> str:
+    """What identifies a fingerprint sample: its points' dataset indices and inputs (float32).
+    Posteriors computed elsewhere state it, so that they are never compared on other points."""
+    import hashlib
+
+    h = hashlib.sha256(np.ascontiguousarray(indices, dtype=np.int64).tobytes())
+    h.update(np.ascontiguousarray(x, dtype=np.float32).tobytes())
+    return h.hexdigest()
 
 
 def write(path, drawn: dict, dataset) -> None:
@@ -48,7 +60,8 @@ def write(path, drawn: dict, dataset) -> None:
         coords={"factor": strings(names)},
         attrs={"dataset": dataset.name, "likelihood": dataset.likelihood,
                "input_shape": [int(s) for s in dataset.input_shape], "dataset_size": int(dataset.n),
-               "factor_sizes": [int(v) for v in getattr(dataset, "factor_sizes", ())]},
+               "factor_sizes": [int(v) for v in getattr(dataset, "factor_sizes", ())],
+               "content_digest": content_digest(drawn["indices"], x)},
     )
     write_dataset(path, store)
 
@@ -59,4 +72,5 @@ def read(path, check: bool = True) -> Sample:
                   factor_names=[str(f) for f in ds["factor"].values], indices=ds["indices"].values,
                   dataset=str(ds.attrs["dataset"]), likelihood=str(ds.attrs["likelihood"]),
                   input_shape=tuple(ds.attrs["input_shape"]), dataset_size=int(ds.attrs["dataset_size"]),
-                  factor_sizes=tuple(ds.attrs.get("factor_sizes", ())))
+                  factor_sizes=tuple(ds.attrs.get("factor_sizes", ())),
+                  content_digest=str(ds.attrs.get("content_digest", "")))

@@ -27,8 +27,7 @@ Methods (their papers' objectives; all terms in nats, batch means; see
 
 from __future__ import annotations
 
-import math
-from typing import Callable, ClassVar, NamedTuple
+from typing import ClassVar
 
 import torch
 
@@ -37,66 +36,13 @@ from ..models.factor_vae import discriminator_loss
 from ..models.infogan import gan_losses, generator_gan_loss, info_nll
 from ..models.objectives import (annealed_capacity, density_ratio_tc, dip_covariance, dip_terms,
                                  permute_dims, total_correlation_mws)
+from ..methods import (COMMON_KEYS, DEFAULT_METHOD, METHODS, Setting, member_method, member_settings,
+                       setting_keys)
 from .batches import init_seed
 
+# the method table lives in infofrag.methods (no torch); re-exported here for the training code
 __all__ = ["Setting", "Learner", "LEARNERS", "DEFAULT_METHOD", "COMMON_KEYS", "member_method",
            "member_settings", "setting_keys"]
-
-DEFAULT_METHOD = "beta_vae"
-#: the keys every member has, whatever its method
-COMMON_KEYS = ("name", "seed", "arch", "latent_dim", "steps", "batch_size", "lr", "checkpoint_every",
-               "log_every")
-
-
-class Setting(NamedTuple):
-    """One hyperparameter a method reads from the member dict.
-
-    ``default``: None when the member must give it; a callable of the settings resolved so far
-    when it derives from them (DIP-VAE's ``lambda_d``). ``kind``: "float" or "int". The valid
-    range is [low, high] with ends excluded by ``low_open`` / ``high_open`` (``high`` None: no
-    upper bound)."""
-
-    default: object
-    kind: str
-    low: float
-    low_open: bool = False
-    high: float | None = None
-    high_open: bool = False
-    meaning: str = ""
-
-    def range_text(self) -> str:
-        lo = f"{'(' if self.low_open else '['}{self.low:g}"
-        hi = "inf)" if self.high is None else f"{self.high:g}{')' if self.high_open else ']'}"
-        return f"{lo}, {hi}"
-
-    def check(self, name: str, key: str, value) -> None:
-        """Raise ValueError naming the member and the key when ``value`` is not valid."""
-        if self.kind == "int":
-            ok = isinstance(value, int) and not isinstance(value, bool)
-            what = "an int"
-        else:
-            ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-                  and math.isfinite(value))
-            what = "a finite number"
-        if ok:
-            ok = (value > self.low if self.low_open else value >= self.low)
-            if self.high is not None:
-                ok = ok and (value < self.high if self.high_open else value <= self.high)
-        if not ok:
-            if self.high is None:
-                bound = f"{'>' if self.low_open else '>='} {self.low:g}"
-            else:
-                bound = f"in {self.range_text()}"
-            raise ValueError(f"member {name!r}: {key} must be {what} {bound}, got {value!r}")
-
-
-def _float(default, low=0.0, low_open=False, high=None, high_open=False, meaning=""):
-    return Setting(default, "float", low, low_open, high, high_open, meaning)
-
-
-def _int(default, low=1, meaning=""):
-    return Setting(default, "int", low, meaning=meaning)
-
 
 class Learner:
     """The trainable state of one member and its step. Subclasses set ``method``,
@@ -216,10 +162,7 @@ class BetaVAELearner(_VAELearner):
     """recon + beta KL (+ tc_weight TC): the members of before ``method`` existed, unchanged."""
 
     method = "beta_vae"
-    settings = {
-        "beta": _float(None, meaning="weight of the KL term"),
-        "tc_weight": _float(0.0, meaning="weight of an added minibatch-weighted TC penalty"),
-    }
+    settings = METHODS[method].settings
 
     def setup(self, dev):
         super().setup(dev)
@@ -238,7 +181,7 @@ class BetaTCVAELearner(_VAELearner):
     """recon + KL + (beta - 1) TC, the TC by minibatch-weighted sampling (Chen et al. 2018)."""
 
     method = "beta_tcvae"
-    settings = {"beta": _float(None, meaning="weight of the total correlation (beta - 1 added to the ELBO's)")}
+    settings = METHODS[method].settings
     extra = ("tc",)
 
     def objective(self, t, x, gen):
@@ -256,14 +199,7 @@ class FactorVAELearner(_VAELearner):
     batch's latents (detached) against their dimension-wise permutation. D's own Adam."""
 
     method = "factor_vae"
-    settings = {
-        "gamma": _float(None, meaning="weight of the total correlation"),
-        "disc_lr": _float(1e-4, low_open=True, meaning="the discriminator's Adam learning rate"),
-        "disc_beta1": _float(0.5, high=1.0, high_open=True, meaning="the discriminator's Adam beta1"),
-        "disc_beta2": _float(0.9, high=1.0, high_open=True, meaning="the discriminator's Adam beta2"),
-        "disc_hidden": _int(1000, meaning="units per hidden layer of the discriminator"),
-        "disc_layers": _int(6, meaning="hidden layers of the discriminator"),
-    }
+    settings = METHODS[method].settings
     extra = ("tc", "disc_loss", "disc_acc")
 
     def build(self, input_shape, likelihood):
@@ -334,17 +270,11 @@ class _DIPLearner(_VAELearner):
         return total, recon, kl, torch.stack((off, diag))
 
 
-def _dip_settings(factor: float) -> dict:
-    return {"lambda_od": _float(None, meaning="weight of the off-diagonal penalty"),
-            "lambda_d": _float(lambda s: factor * s["lambda_od"],
-                               meaning=f"weight of the diagonal penalty (default {factor:g} x lambda_od)")}
-
-
 class DIPVAEILearner(_DIPLearner):
     """DIP-VAE-I: the penalties on Cov[mu]; lambda_d defaults to 10 lambda_od."""
 
     method, variant = "dip_vae_i", "i"
-    settings = _dip_settings(10.0)
+    settings = METHODS[method].settings
 
 
 class DIPVAEIILearner(_DIPLearner):
@@ -352,7 +282,7 @@ class DIPVAEIILearner(_DIPLearner):
     lambda_od."""
 
     method, variant = "dip_vae_ii", "ii"
-    settings = _dip_settings(1.0)
+    settings = METHODS[method].settings
 
 
 class AnnealedVAELearner(_VAELearner):
@@ -360,11 +290,7 @@ class AnnealedVAELearner(_VAELearner):
     linearly from 0 to c_max over anneal_steps steps (Burgess et al. 2018)."""
 
     method = "annealed_vae"
-    settings = {
-        "c_max": _float(None, meaning="the final target KL C in nats"),
-        "gamma": _float(1000.0, meaning="weight of |KL - C(t)|"),
-        "anneal_steps": _int(100_000, meaning="steps over which C rises from 0 to c_max"),
-    }
+    settings = METHODS[method].settings
     extra = ("capacity",)
 
     def setup(self, dev):
@@ -399,13 +325,7 @@ class InfoGANLearner(Learner):
 
     method = "infogan"
     optimizer = "adam(G: lr, D+Q: disc_lr; betas gan_beta1, gan_beta2; eps 1e-8)"
-    settings = {
-        "lambda_info": _float(1.0, meaning="weight of the mutual-information term"),
-        "noise_dim": _int(8, low=0, meaning="dimensions of the generator's noise input"),
-        "disc_lr": _float(2e-4, low_open=True, meaning="Adam learning rate of the discriminator and Q"),
-        "gan_beta1": _float(0.5, high=1.0, high_open=True, meaning="Adam beta1 of both optimisers"),
-        "gan_beta2": _float(0.999, high=1.0, high_open=True, meaning="Adam beta2 of both optimisers"),
-    }
+    settings = METHODS[method].settings
 
     @classmethod
     def check_member(cls, name, m):
@@ -478,26 +398,3 @@ LEARNERS: dict[str, type[Learner]] = {cls.method: cls for cls in (
     AnnealedVAELearner, InfoGANLearner)}
 
 
-def setting_keys() -> set[str]:
-    """Every hyperparameter key of every method."""
-    return {k for cls in LEARNERS.values() for k in cls.settings}
-
-
-def member_method(m: dict) -> str:
-    """The member's method: ``m["method"]``, ``beta_vae`` when absent."""
-    return m.get("method", DEFAULT_METHOD)
-
-
-def member_settings(m: dict) -> dict:
-    """The member's method's settings, defaults filled in, in the method's order (floats as
-    float, ints as int). Assumes a validated member."""
-    out: dict = {}
-    for key, spec in LEARNERS[member_method(m)].settings.items():
-        if key in m:
-            v = m[key]
-        elif callable(spec.default):
-            v = spec.default(out)
-        else:
-            v = spec.default
-        out[key] = int(v) if spec.kind == "int" else float(v)
-    return out

@@ -1,0 +1,181 @@
+"""Members trained elsewhere: a checkpoint loaded by the user's own entry point, or a file of
+posteriors of the run's fingerprint sample computed in another framework.
+
+An entry point is ``package.module:function``, importable where the workflow runs. Called with
+the checkpoint's path it returns one of: an object with ``encode(x) -> (mu, logvar)`` (and
+optionally ``decode(z)``, for traversals), a callable ``x -> (mu, logvar)``, or a pair
+``(encoder, decoder)`` (the decoder may be None). ``x`` is a float32 torch tensor
+``[n, *input_shape]`` of the sample's inputs in [0, 1].
+
+A posteriors file (``.npz``, or a Zarr store) holds ``mu`` and ``logvar`` ``[N, d]`` of the
+run's fingerprint sample, in its order, and ``sample_digest``: the digest of that sample
+(:func:`infofrag.store.sample.content_digest`, printed by ``python -m infofrag sample``), so that
+posteriors of another sample are refused instead of being compared with the wrong points.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from .errors import DataFileError
+
+__all__ = ["posteriors_shape", "read_posteriors", "module_source", "module_digest", "load_entry_point",
+           "ImportedModel"]
+
+
+def _fail(path, problem: str):
+    raise DataFileError(f"{path}: {problem}")
+
+
+def _open(path):
+    """(mu, logvar, sample_digest) as lazily readable objects of an .npz file or a Zarr store."""
+    p = Path(path)
+    if not p.exists():
+        _fail(path, "posteriors file not found")
+    if p.is_dir():
+        import zarr
+
+        try:
+            g = zarr.open_group(str(p), mode="r")
+            digest = g.attrs.get("sample_digest")
+            return g["mu"], g["logvar"], digest
+        except KeyError as exc:
+            _fail(path, f"the Zarr store has no array {exc} (expected mu and logvar [N, d])")
+        except Exception as exc:  # noqa: BLE001 - zarr's many errors: one message naming the file
+            _fail(path, f"not a readable Zarr store ({type(exc).__name__}: {exc})")
+    try:
+        z = np.load(p, allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001
+        _fail(path, f"not a readable .npz file ({type(exc).__name__}: {exc})")
+    if not hasattr(z, "files"):
+        _fail(path, "a single array: expected an .npz file with mu, logvar and sample_digest")
+    missing = [k for k in ("mu", "logvar") if k not in z.files]
+    if missing:
+        _fail(path, f"missing array(s) {missing} (has {sorted(z.files)})")
+    digest = str(z["sample_digest"]) if "sample_digest" in z.files else None
+    return z["mu"], z["logvar"], digest
+
+
+def posteriors_shape(path) -> tuple[int, int]:
+    mu, logvar, _ = _open(path)
+    if len(mu.shape) != 2:
+        _fail(path, f"mu must be [N, d], got shape {tuple(mu.shape)}")
+    return int(mu.shape[0]), int(mu.shape[1])
+
+
+def read_posteriors(path, n: int, sample_digest: str) -> tuple[np.ndarray, np.ndarray]:
+    """``mu``, ``logvar`` float32 ``[n, d]`` of a posteriors file, checked against the run's
+    sample (its size and digest); DataFileError naming the file when anything is off."""
+    mu, logvar, digest = _open(path)
+    mu, logvar = np.asarray(mu), np.asarray(logvar)
+    if digest is None:
+        _fail(path, "no sample_digest: the file must state which fingerprint sample it encodes "
+                    "(python -m infofrag sample --config ... prints the digest)")
+    if digest != sample_digest:
+        _fail(path, f"encodes another fingerprint sample (sample_digest {digest[:16]}..., this run's is "
+                    f"{sample_digest[:16]}...): encode the run's sample")
+    if mu.ndim != 2 or mu.shape != logvar.shape:
+        _fail(path, f"mu {mu.shape} and logvar {logvar.shape} must both be [N, d]")
+    if mu.shape[0] != n:
+        _fail(path, f"holds {mu.shape[0]} points, the fingerprint sample has {n} (sample.n_points)")
+    for name, a in (("mu", mu), ("logvar", logvar)):
+        if a.dtype.kind not in "fiu":
+            _fail(path, f"{name} must be real numbers, got dtype {a.dtype}")
+        bad = ~np.isfinite(a)
+        if bad.any():
+            i, c = np.argwhere(bad)[0]
+            _fail(path, f"{name} has {int(bad.sum())} NaN/inf value(s) (first at point {i}, channel {c})")
+    return mu.astype(np.float32), logvar.astype(np.float32)
+
+
+def module_source(entry_point: str) -> Path | None:
+    """The source file of an entry point's module, without importing the module itself."""
+    module = entry_point.split(":", 1)[0]
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    return Path(spec.origin) if spec is not None and spec.origin and spec.has_location else None
+
+
+def module_digest(entry_point: str) -> str | None:
+    """sha256 of the entry point module's source (part of the member's provenance and params)."""
+    path = module_source(entry_point)
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else None
+
+
+def load_entry_point(entry_point: str):
+    module, _, attr = entry_point.partition(":")
+    try:
+        fn = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise DataFileError(f"entry point '{entry_point}': cannot be loaded ({type(exc).__name__}: {exc})") from exc
+    if not callable(fn):
+        raise DataFileError(f"entry point '{entry_point}' is not callable")
+    return fn
+
+
+class ImportedModel:
+    """An imported member as the pipeline uses a trained one: ``encode(x)`` -> (mu, logvar),
+    ``decode(z)`` (None when the entry point gave no decoder), ``latent_dim``."""
+
+    def __init__(self, checkpoint, entry_point: str, latent_dim: int):
+        self.checkpoint, self.entry_point, self.latent_dim = str(checkpoint), entry_point, int(latent_dim)
+        obj = load_entry_point(entry_point)(str(checkpoint))
+        if isinstance(obj, tuple) and len(obj) == 2:
+            self._encode, self._decode = obj
+        elif hasattr(obj, "encode"):
+            self._encode, self._decode = obj.encode, getattr(obj, "decode", None)
+        elif callable(obj):
+            self._encode, self._decode = obj, None
+        else:
+            raise DataFileError(f"entry point '{entry_point}' returned {type(obj).__name__}: expected an "
+                                "object with encode(x), a callable x -> (mu, logvar) or (encoder, decoder)")
+        self._module = obj if hasattr(obj, "parameters") else getattr(self._encode, "__self__", None)
+
+    @property
+    def has_decoder(self) -> bool:
+        return self._decode is not None
+
+    def _device(self):
+        import torch
+
+        params = getattr(self._module, "parameters", None)
+        try:
+            return next(params()).device if params else torch.device("cpu")
+        except StopIteration:
+            return torch.device("cpu")
+
+    def encode(self, x, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+        """Posteriors of ``x`` [N, ...] as float32 numpy [N, latent_dim], checked."""
+        import torch
+
+        dev = self._device()
+        mus, lvs = [], []
+        with torch.inference_mode():
+            for i in range(0, len(x), batch_size):
+                xb = torch.as_tensor(np.asarray(x[i:i + batch_size]), dtype=torch.float32).to(dev)
+                out = self._encode(xb)
+                if not (isinstance(out, (tuple, list)) and len(out) == 2):
+                    raise DataFileError(f"'{self.checkpoint}': the encoder of entry point '{self.entry_point}' "
+                                        f"must return (mu, logvar), got {type(out).__name__}")
+                mus.append(torch.as_tensor(out[0]).float().cpu().numpy())
+                lvs.append(torch.as_tensor(out[1]).float().cpu().numpy())
+        mu, lv = np.concatenate(mus), np.concatenate(lvs)
+        if mu.shape != (len(x), self.latent_dim) or lv.shape != mu.shape:
+            raise DataFileError(f"'{self.checkpoint}': the encoder gives mu {mu.shape} and logvar {lv.shape}, "
+                                f"expected [{len(x)}, {self.latent_dim}] (the configured latent_dim)")
+        return mu, lv
+
+    def decode(self, z):
+        import torch
+
+        if self._decode is None:
+            raise DataFileError(f"'{self.checkpoint}': entry point '{self.entry_point}' gave no decoder")
+        with torch.inference_mode():
+            return self._decode(torch.as_tensor(z).to(self._device()))
