@@ -99,7 +99,8 @@ def test_editing_the_estimators_plans_exactly_the_rules_they_decide(work, tmp_pa
     root = private_checkout(tmp_path)
     edit(root / "infofrag" / "estimators" / "_constants.py", "DIAGONAL_TOL = 1e-6", "DIAGONAL_TOL = 2e-6")
     jobs = plan(work, root)
-    assert set(jobs) == {"fingerprint", "similarity", "gather", "hotspots", "boost", "summary", "all"}, jobs
+    assert set(jobs) == {"fingerprint", "similarity", "gather", "hotspots", "boost", "spaces", "spaces_gather",
+                         "summary", "all"}, jobs
 
 
 # =========================================================================== user data
