@@ -1,4 +1,4 @@
-"""Which training settings give channels that carry x- and y-position (issue 3's NMI > 0.5 bar)?
+"""Which training settings give channels that carry x- and y-position (a channel with NMI > 0.5 to each)?
 
 Trains one member per setting on procedural dSprites at 32 x 32 and prints, for each, the best
 generalised NMI of any channel with each factor (fingerprints on a 1000-point sample, factors as

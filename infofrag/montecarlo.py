@@ -14,7 +14,7 @@ same N points::
 with i uniform and u, u' (and v, v') drawn independently from the posteriors of point i (the two
 spaces are conditionally independent given x). These are the quantities the fingerprint
 formulas estimate (``-mean_i log2 mean_j C_ij``, ``... C_ij^2``, ``... C^U_ij C^V_ij``): I_UU is
-the term DESIGN.md writes I(U;U'), the information about X in two independent draws of U; the
+the term the paper writes I(U;U'), the information about X in two independent draws of U; the
 mutual information between the two draws is 2 I_U - I_UU, and I_U + I_V - I_UV = I(U;V). NMI and
 VI follow as for fingerprints::
 
@@ -59,7 +59,7 @@ class Estimate:
 class MonteCarloResult:
     """Monte Carlo information terms (bits), each an :class:`Estimate` (value, se).
 
-    ``i_a`` I(U;X), ``i_aa`` the two-draw term I(UU';X) (DESIGN.md's "I(U;U')", see the module
+    ``i_a`` I(U;X), ``i_aa`` the two-draw term I(UU';X) (the paper's "I(U;U')", see the module
     docstring); ``i_b``, ``i_bb``, ``i_ab`` (I(UV;X)), ``nmi``, ``vi``
     are None when no second space was given. ``n_samples`` draws of ``n_points`` data points,
     from ``seed``.

@@ -1,4 +1,4 @@
-"""Bad input at the workflow level (issue 7): what a user sees when the config, a dataset file,
+"""Bad input at the workflow level: what a user sees when the config, a dataset file,
 a model or the posteriors are wrong.
 
 Each case runs Snakemake on a directory that already holds a completed run (see

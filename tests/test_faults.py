@@ -1,4 +1,4 @@
-"""Faults at the workflow level (issue 7): what a user sees when a job is killed, a file is
+"""Faults at the workflow level: what a user sees when a job is killed, a file is
 damaged, two runs collide, the disk fills up or results/ is read-only.
 
 Every test starts from a copy of one completed run of the tiny config (built once per session,

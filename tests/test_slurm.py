@@ -1,4 +1,4 @@
-"""`snakemake --profile slurm` against a real single-node SLURM (issue 6).
+"""`snakemake --profile slurm` against a real single-node SLURM.
 
 The module fixture starts SLURM from Debian's packages with tests/slurm/start.sh (munge,
 slurmctld, slurmd by hand; one node with two fake GPUs; no accounting database) and stops

@@ -493,4 +493,4 @@ def test_member_learns_position_channels(tmp_path):
         assert best["shape"] < 0.5 * min(x, y), best
         if x > 0.5 and y > 0.5:
             break
-    assert x > 0.5 and y > 0.5, f"issue 3's bar NMI > 0.5 not reached: {'; '.join(measured)}"
+    assert x > 0.5 and y > 0.5, f"the bar NMI > 0.5 to x and to y not reached: {'; '.join(measured)}"
