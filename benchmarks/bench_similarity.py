@@ -92,11 +92,13 @@ def _vm(field):
     return None
 
 
-def run_one(M, N, repeat, loop_seconds, seed):
+def run_one(M, N, repeat, loop_seconds, seed, threads=None):
     import torch
 
     import infofrag
 
+    if threads:
+        torch.set_num_threads(threads)
     D = make_fingerprints(M, N, seed)
     res = {"M": M, "N": N, "threads": torch.get_num_threads(), "input_bytes": D.nbytes,
            "load_before": os.getloadavg()[0]}
@@ -164,14 +166,14 @@ def run_one(M, N, repeat, loop_seconds, seed):
 
 def table(results):
     lines = []
-    lines.append("| M | N | time ours (s) | time loop (s) | speed-up | GMAC/s ours | GMAC/s matmul | fraction "
-                 "| fraction, M²N² count | peak memory (GiB) | input (GiB) | load avg |")
-    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    lines.append("| M | N | threads | time ours (s) | time loop (s) | speed-up | GMAC/s ours | GMAC/s matmul "
+                 "| fraction, pairs once | fraction, M²N² count | peak memory (GiB) | input (GiB) | load avg |")
+    lines.append("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         loop = f"{r['t_loop']:.1f}" + (" (extrap.)" if r["loop_extrapolated"] else "")
         peak = f"{r['peak_rss'] / 2**30:.2f}" if r.get("peak_rss") else "n/a"
         lines.append(
-            f"| {r['M']} | {r['N']} | {r['t_ours']:.3f} | {loop} | {r['speedup']:.0f}x | "
+            f"| {r['M']} | {r['N']} | {r['threads']} | {r['t_ours']:.3f} | {loop} | {r['speedup']:.0f}x | "
             f"{r['gmacs_ours']:.1f} | {r['gmacs_matmul']:.1f} | {r['gmacs_ours'] / r['gmacs_matmul']:.0%} | "
             f"{r['gmacs_ours'] / r['gmacs_matmul'] * 2 * r['M'] / (r['M'] + 1):.0%} | "
             f"{peak} | {r['input_bytes'] / 2**30:.2f} | {r['load_before']:.1f}-{r['load_after']:.1f} |")
@@ -185,6 +187,9 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of ours per config (best is reported)")
     ap.add_argument("--loop-seconds", type=float, default=3.0, help="time budget of the timed loop subset")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", default="",
+                    help="comma-separated torch thread counts, each configuration run with each "
+                         "(default: torch's default)")
     ap.add_argument("--shared", action="store_true",
                     help="say in the table header that the machine was shared with other work")
     ap.add_argument("--out", help="also write the table (markdown) to this file")
@@ -193,21 +198,25 @@ def main(argv=None):
 
     if args.one:
         M, N = map(int, args.one.split("x"))
-        print(json.dumps(run_one(M, N, args.repeat, args.loop_seconds, args.seed)))
+        threads = int(args.threads) if args.threads else None
+        print(json.dumps(run_one(M, N, args.repeat, args.loop_seconds, args.seed, threads)))
         return
 
     results = []
+    load_start = os.getloadavg()
     for spec in args.configs.split(","):
-        # one process per configuration: independent peak-memory figures
-        cmd = [sys.executable, os.path.abspath(__file__), "--one", spec, "--repeat", str(args.repeat),
-               "--loop-seconds", str(args.loop_seconds), "--seed", str(args.seed)]
-        out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
-        r = json.loads(out.strip().splitlines()[-1])
-        results.append(r)
-        runs = ", ".join(f"{t:.3f}" for t in r["t_ours_all"])
-        print(f"M={r['M']} N={r['N']}: ours {r['t_ours']:.3f}s (runs {runs}), "
-              f"loop {r['t_loop']:.1f}s ({r['loop_evals_timed']} evaluations timed), "
-              f"{r['gmacs_ours']:.1f} vs matmul {r['gmacs_matmul']:.1f} GMAC/s", file=sys.stderr, flush=True)
+        for threads in (args.threads.split(",") if args.threads else [""]):
+            # one process per configuration: independent peak-memory figures
+            cmd = [sys.executable, os.path.abspath(__file__), "--one", spec, "--repeat", str(args.repeat),
+                   "--loop-seconds", str(args.loop_seconds), "--seed", str(args.seed), "--threads", threads]
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            r = json.loads(out.strip().splitlines()[-1])
+            results.append(r)
+            runs = ", ".join(f"{t:.3f}" for t in r["t_ours_all"])
+            print(f"M={r['M']} N={r['N']} threads={r['threads']}: ours {r['t_ours']:.3f}s (runs {runs}), "
+                  f"loop {r['t_loop']:.1f}s ({r['loop_evals_timed']} evaluations timed), "
+                  f"{r['gmacs_ours']:.1f} vs matmul {r['gmacs_matmul']:.1f} GMAC/s", file=sys.stderr, flush=True)
+    load_end = os.getloadavg()
 
     import torch
 
@@ -219,10 +228,13 @@ def main(argv=None):
         pass
     note = []
     cmdline = " ".join(["python benchmarks/bench_similarity.py"] + list(sys.argv[1:] if argv is None else argv))
+    threads = sorted({r["threads"] for r in results})
     note.append(f"`{cmdline}` on {cpu}, {os.cpu_count()} cores, torch {torch.__version__} "
-                f"({results[0]['threads']} intra-op threads: torch.matmul uses them; `similarity` runs "
-                f"as many independent single-threaded workers), numpy {np.__version__}, "
-                "float32 fingerprints.")
+                f"({' or '.join(map(str, threads))} intra-op threads, column threads: torch.matmul uses "
+                "them; `similarity` runs as many independent single-threaded workers), numpy "
+                f"{np.__version__}, float32 fingerprints. 1-minute load average {load_start[0]:.1f} "
+                f"(5-minute {load_start[1]:.1f}) at the start, {load_end[0]:.1f} ({load_end[1]:.1f}) "
+                "at the end; per configuration in the last column.")
     if args.shared:
         note.append("**The machine was shared with other concurrent work while this ran: absolute times "
                     "are noisy; ratios (speed-up, fraction) compare timings taken in the same process "
@@ -233,12 +245,14 @@ def main(argv=None):
                 f"about {args.loop_seconds:g} s and extrapolated to the M(M+1)/2 pair + M single-channel "
                 "evaluations the result needs (marked extrap.).")
     note.append("MACs: GMAC/s ours counts the useful work, each unordered pair of channels once, "
-                "self-pairs included: M(M+1)/2 * N^2 multiply-adds (the blocked products execute a bit "
-                "more: whole diagonal blocks). GMAC/s matmul: torch.matmul on a batch of [M, N] x [N, M] "
-                "float32 products (the full product per sample row), M^2 N per row. Fraction = ours / "
-                "matmul. 'Fraction, M²N² count' credits ours with the M^2 N^2 multiply-adds of the full "
-                "M x M product, as a straightforward batched implementation executes them (it computes "
-                "every pair twice); it is the first fraction times 2M/(M+1).")
+                "self-pairs included: M(M+1)/2 * N^2 multiply-adds (the blocked products execute ~10% "
+                "more: whole diagonal squares of 32 channels, padding to multiples of 8 channels). "
+                "GMAC/s matmul: torch.matmul on a batch of [M, N] x [N, M] float32 products (the full "
+                "product per sample row), M^2 N per row, measured in the same process between the runs "
+                "of ours (best of several). 'Fraction, pairs once' = ours / matmul. 'Fraction, M²N² "
+                "count' credits ours with the M^2 N^2 multiply-adds of the full M x M product, as a "
+                "straightforward batched implementation executes them (it computes every pair twice); "
+                "it is the first fraction times 2M/(M+1).")
     note.append("Peak memory: peak resident set size of the benchmark process during the call "
                 "(Linux VmHWM, reset just before it), which includes the resident M x N x N float32 "
                 "input (column input) and the Python/torch runtime. Load avg: the machine's 1-minute "
