@@ -37,9 +37,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-BEGIN = "<!-- synthetic-spaces:begin -->"
-END = "<!-- synthetic-spaces:end -->"
+import _tables  # noqa: E402
+
+BLOCK = "synthetic-spaces"
+BEGIN = f"<!-- {BLOCK}:begin -->"
+END = f"<!-- {BLOCK}:end -->"
 DEFAULT_MARKDOWN = ROOT / "docs" / "replication.md"
 DEFAULT_FIGURE = ROOT / "docs" / "figures" / "synthetic_spaces.png"
 
@@ -267,15 +271,7 @@ def markdown(res, seconds, command, figure_rel="figures/synthetic_spaces.png"):
 
 def replace_block(path, lines):
     """Replace the text between the markers of ``path`` by ``lines``; error if they are missing."""
-    from infofrag.atomic import write_text
-
-    path = Path(path)
-    text = path.read_text()
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        raise SystemExit(f"{path}: needs exactly one '{BEGIN}' followed by one '{END}'")
-    head, rest = text.split(BEGIN, 1)
-    _, tail = rest.split(END, 1)
-    write_text(path, head + BEGIN + "\n" + "\n".join(lines) + "\n" + END + tail)
+    _tables.replace_block(path, BLOCK, lines)
 
 
 # ---------------------------------------------------------------------------------------------

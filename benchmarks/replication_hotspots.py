@@ -1,0 +1,117 @@
+"""Hotspots of a finished run, per group (method and value): the tables of docs/replication.md.
+
+For a results directory of the workflow (``hotspots/hotspots.json``, ``similarity.zarr``):
+
+- per group (a method and a value of its swept hyperparameter, e.g. ``beta_vae beta=4``): members,
+  informative channels (above the run's ``hotspots.info_threshold``), hotspots present, the
+  fraction of informative channels in a hotspot;
+- per hotspot: size, members, which groups and methods it holds members of, its information, its
+  NMI with each ground-truth factor (the factor it carries in bold), the representative;
+- the best single-channel NMI with each factor per group (means over members), which says what
+  the members learned beyond the hotspots.
+
+The tables are printed and, with ``--markdown FILE --block NAME``, written into FILE between
+``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``, so that rerunning regenerates them::
+
+    python benchmarks/replication_hotspots.py results/replication-beta --block hotspots-beta \\
+        --markdown docs/replication.md --figure docs/figures/replication_beta_traversals.png
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import _tables  # noqa: E402
+
+
+def fmt(v, digits=2):
+    return "" if v is None or (isinstance(v, float) and not np.isfinite(v)) else f"{v:.{digits}f}"
+
+
+def group_table(hot: dict) -> list[str]:
+    lines = ["| group | members | informative channels | hotspots present | in a hotspot |",
+             "|---|---:|---:|---:|---:|"]
+    for r in hot["per_group"]:
+        frac = r["fraction_in_hotspots"]
+        lines.append(f"| {r['group']} | {r['n_members']} | {r['n_informative']} of {r['n_channels']} | "
+                     f"{r['n_hotspots']} | {r['n_in_hotspots']} ({fmt(frac)}) |")
+    return lines
+
+
+def hotspot_table(hot: dict) -> list[str]:
+    factors = hot.get("factors", [])
+    head = "| hotspot | channels | members | groups | bits | " + " | ".join(f"NMI {f}" for f in factors) + \
+        " | representative |"
+    lines = [head, "|" + "---|" * (6 + len(factors))]
+    for h in hot["hotspots"]:
+        fn = h["factor_nmi"]
+        best = max(factors, key=lambda f: -1 if fn.get(f) is None else fn[f]) if factors else None
+        cells = [f"**{fmt(fn.get(f))}**" if f == best else fmt(fn.get(f)) for f in factors]
+        rep = h["representative"]
+        lines.append(f"| {h['id']} | {h['size']} | {h['n_members']} | {'; '.join(h['groups'])} | "
+                     f"{fmt(h['info_bits_mean'])} | " + " | ".join(cells) + f" | {rep['member']} ch{rep['channel']} |")
+    return lines
+
+
+def best_factor_table(sim, threshold: float) -> list[str]:
+    """Per group: the mean over its members of each factor's best NMI among the member's
+    informative channels (what was learned, hotspot or not)."""
+    factors = [str(f) for f in sim["factor"].values]
+    groups = [f"{m} {p}={v:g}" if p else m for m, p, v in
+              zip(sim["method"].values, sim["param"].values, sim["value"].values)]
+    info = sim["info_bits"].values
+    fn = sim["factor_nmi"].values
+    members = sim["member"].values
+    lines = ["| group | " + " | ".join(f"best NMI {f}" for f in factors) + " |", "|---|" + "---:|" * len(factors)]
+    for g in dict.fromkeys(groups):
+        rows = []
+        for m in dict.fromkeys(members[np.array(groups) == g]):
+            at = (members == m) & (info > threshold)
+            rows.append(fn[at].max(0) if at.any() else np.zeros(len(factors)))
+        mean = np.mean(rows, axis=0)
+        lines.append(f"| {g} | " + " | ".join(fmt(v) for v in mean) + " |")
+    return lines
+
+
+def tables(results: Path) -> list[str]:
+    import xarray as xr
+
+    hot = json.loads((results / "hotspots" / "hotspots.json").read_text())
+    sim = xr.open_zarr(results / "similarity.zarr")
+    out = [f"{hot['n_channels']} channels of {hot['n_members']} members, {hot['n_informative']} above "
+           f"{hot['info_threshold']:g} bits; {hot['n_hotspots']} hotspots ({hot['distance']}, "
+           f"min_samples {hot['params']['min_samples']}).", "", *group_table(hot), ""]
+    if hot["hotspots"]:
+        out += [*hotspot_table(hot), ""]
+    out += [*best_factor_table(sim, hot["info_threshold"])]
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("results", type=Path, help="a results directory of a finished run")
+    ap.add_argument("--markdown", type=Path, help="write the tables into this file's marked block")
+    ap.add_argument("--block", help="the block's name (<!-- NAME:begin --> ... <!-- NAME:end -->)")
+    ap.add_argument("--figure", type=Path, help="copy the run's traversals figure here")
+    args = ap.parse_args(argv)
+    lines = tables(args.results)
+    print("\n".join(lines))
+    if args.markdown:
+        _tables.replace_block(args.markdown, args.block, lines)
+    if args.figure:
+        shutil.copyfile(args.results / "hotspots" / "traversals.png", args.figure)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
