@@ -57,11 +57,12 @@ def check(results_dir, me: dict, take_over: bool = False) -> None:
 
 
 def claim(results_dir, me: dict) -> None:
-    """Record ``me`` as the owner (when a run starts)."""
+    """Record ``me`` as the owner when a run starts (only when there is none, or another: a
+    taken-over directory); the owner's own edits of its config change nothing here."""
     path = Path(results_dir) / OWNER_FILE
     try:
         current = json.loads(path.read_text())
     except (OSError, ValueError):
         current = None
-    if current is None or not _same_owner(current, me) or current.get("config_digest") != me["config_digest"]:
+    if current is None or not _same_owner(current, me):
         write_json(path, me)

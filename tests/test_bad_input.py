@@ -73,7 +73,7 @@ CONFIG_CASES = {
     "zero latent channels": (dict(model__latent_dim=0),
                              ["0 is less than the minimum of 1", "config key 'model.latent_dim'"]),
     "zero sample points": (dict(sample__n_points=0),
-                           ["0 is less than the minimum of 2", "config key 'sample.n_points'"]),
+                           ["0 is less than the minimum of 10", "config key 'sample.n_points'"]),
     # unknown names
     "unknown dataset": (dict(dataset={"name": "mnist"}),
                         ["'mnist' is not one of ['dsprites', 'circle', 'dsprites_npz', 'idx', 'images']",
@@ -257,7 +257,8 @@ def file_run(done, tmp_path_factory, request):
         work = copy_run(done, tmp_path_factory.mktemp("bad_file") / "w")
         before = tree_digests(work)
         dataset, path, problem = make_file(work, kind)
-        write_config(work, dataset=dataset)
+        # the test config's mlp takes images of any size: a convolutional one does not
+        write_config(work, dataset=dataset, **({"model__arch": "conv32"} if kind == "images too large for the model" else {}))
         proc = snakemake(work, "--cores", "2", check=False)
         _file_runs[kind] = dict(work=work, before=before, path=path, problem=problem, rc=proc.returncode,
                                 text=proc.stdout + proc.stderr, after=tree_digests(work))

@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 import workflow_utils
 from workflow_utils import ROOT, write_config
@@ -87,8 +88,9 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def tree_digests(work: Path, skip_top=("logs", "benchmarks")) -> dict[str, str]:
-    """sha256 of every file under results/ (Snakemake's job logs and benchmarks excluded)."""
+def tree_digests(work: Path, skip_top=("logs", "benchmarks", ".infofrag-owner.json")) -> dict[str, str]:
+    """sha256 of every file under results/ (Snakemake's job logs and benchmarks, and the note of
+    which config owns the directory, excluded)."""
     res = work / RES
     out = {}
     for p in sorted(res.rglob("*")):
@@ -413,15 +415,16 @@ def test_kill9_whole_workflow_during_training(work, groups):
     """kill -9 of Snakemake and its train job together (a node failure / pre-emption): the next
     run is refused by the stale lock with a message saying what to do, and after --unlock the
     member resumes from its last checkpoint and ends bit-identical to training it in one go."""
-    member, steps, every = "b1_s0", 200, 25
+    done_steps = yaml.safe_load((work / "config.yaml").read_text())["training"]["steps"]
+    member, steps, every = "b1_s0", done_steps + 1000, 25
     write_config(work, ensemble__overrides={member: {"steps": steps, "checkpoint_every": every}})
     target = f"{RES}/members/{member}/model.pt"
     resume = work / RES / "members" / member / ".resume" / f"{member}.resume.pt"
-    assert resume_step(resume) == 40  # from the completed 40-step run: training continues from it
+    assert resume_step(resume) == done_steps  # from the completed run: training continues from it
     g = Group(work, "--cores", "1", target)
     groups.append(g)
     watch = ResumeWatch(resume)
-    wait_for(lambda: (watch() or 0) >= 3 * every, what="step 75", proc=g.proc)
+    wait_for(lambda: (watch() or 0) >= done_steps + 3 * every, what="3 checkpoints more", proc=g.proc)
     g.kill()
     last = resume_step(resume)
     assert not (work / target).exists()
@@ -660,8 +663,8 @@ def train_reference(work: Path, member: str, dst: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def disk_full(done, tmp_path_factory):
-    """results/ on a real tmpfs that fills up while a member trains on (its steps raised from 40
-    to 60): the resume checkpoint at step 60 cannot be written (errno 28 from the kernel, not an
+    """results/ on a real tmpfs that fills up while a member trains on (its steps raised by 20 from
+    the completed run's): the final resume checkpoint cannot be written (errno 28 from the kernel, not an
     injection). Then space is freed and the same command run again. Returns what was seen."""
     work = copy_run(done, tmp_path_factory.mktemp("diskfull") / "w")
     res = work / RES
@@ -677,7 +680,8 @@ def disk_full(done, tmp_path_factory):
     seen = {"work": work}
     try:
         shutil.copytree(stash, res, symlinks=True, dirs_exist_ok=True)
-        write_config(work, ensemble__overrides={"b1_s0": {"steps": 60}})
+        seen["done_steps"] = yaml.safe_load((work / "config.yaml").read_text())["training"]["steps"]
+        write_config(work, ensemble__overrides={"b1_s0": {"steps": seen["done_steps"] + 20}})
         seen["before"] = tree_digests(work)
         # leave 1 MB (+ the 2.5 MB of the old checkpoint that Snakemake deletes before rerunning
         # the job): the log fits, a 7 MB resume checkpoint does not
@@ -706,8 +710,8 @@ def disk_full(done, tmp_path_factory):
 
 def test_disk_full_on_a_real_small_filesystem(disk_full):
     """A real full disk (tmpfs) while a member trains on: the job fails saying 'No space left on
-    device'; no partial checkpoint is left; the previous resume checkpoint (step 40) and all other
-    results are untouched; after freeing space a plain rerun resumes from step 40 and ends
+    device'; no partial checkpoint is left; the previous resume checkpoint (the completed run's) and
+    all other results are untouched; after freeing space a plain rerun resumes from it and ends
     bit-identical to training the member in one go."""
     seen = disk_full
     assert seen["rc"] != 0
@@ -718,8 +722,9 @@ def test_disk_full_on_a_real_small_filesystem(disk_full):
     assert after.pop("filler")
     rerun = {"members/b1_s0/model.pt", "members/b1_s0/model.pt.prov.json", "members/b1_s0/train_log.csv"}
     assert {k: v for k, v in seen["before"].items() if k not in rerun} == after
-    assert seen["resume_step"] == 40
-    assert "resuming from 'results/members/b1_s0/.resume/b1_s0.resume.pt' at step 40 of 60" in seen["rerun_log"]
+    n = seen["done_steps"]
+    assert seen["resume_step"] == n
+    assert f"resuming from 'results/members/b1_s0/.resume/b1_s0.resume.pt' at step {n} of {n + 20}" in seen["rerun_log"]
     assert seen["same_weights"]
 
 
@@ -754,7 +759,6 @@ def test_read_only_results(work):
     changes, and once writable again the workflow is up to date and audits clean."""
     res = work / RES
     before = tree_digests(work)
-    write_config(work, name="more.yaml", ensemble__seeds=[0, 1, 2])
     how, undo = _ro_results(res)
     try:
         target = f"{RES}/similarity.zarr"
@@ -765,7 +769,11 @@ def test_read_only_results(work):
         assert "Finished jobid" not in text
 
         new = f"{RES}/members/b1_s2/model.pt"
-        proc = snakemake(work, "--cores", "1", new, config="more.yaml", check=False)
+        write_config(work, ensemble__seeds=[0, 1, 2])
+        try:
+            proc = snakemake(work, "--cores", "1", new, check=False)
+        finally:
+            write_config(work)
         text = proc.stdout + proc.stderr
         assert proc.returncode != 0
         expected = "Read-only file system" if how == "bind" else "Operation not permitted"
