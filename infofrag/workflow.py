@@ -8,8 +8,10 @@ A rule script is an adapter of a few lines::
 On entry the job logs to the rule's log file and checks every input: a file the workflow made
 must match its producer's provenance record (a damaged or unrecorded one fails here, naming the
 file); a file the user brought (the inputs named in :data:`EXTERNAL_INPUTS`) is recorded by its
-digest. On success the job writes its own record, ``snakemake.output.prov``. On failure it logs
-the error and writes nothing more: Snakemake removes the outputs of the failed job, nothing else.
+digest. On success the job writes its own record, ``snakemake.output.prov``, with the digests
+taken on entry (each input is digested once) and the code version the workflow run handed it
+(:func:`infofrag.provenance.records.code_version`). On failure it logs the error and writes
+nothing more: Snakemake removes the outputs of the failed job, nothing else.
 
 Duck-typed: the package does not import Snakemake.
 """
@@ -22,6 +24,7 @@ import time
 from pathlib import Path
 
 from . import provenance
+from .provenance.records import verify_input
 
 #: named inputs that hold files a user brings (no provenance record of their own)
 EXTERNAL_INPUTS = ("data", "imported")
@@ -47,11 +50,20 @@ class _LogFile(logging.FileHandler):
             pass  # the same lines still reach stderr (Snakemake's own log)
 
 
+def peak_memory_mib() -> float:
+    """This process's peak resident memory (MiB; Linux ``ru_maxrss`` is in KiB): exact, where
+    Snakemake's benchmark files sample every 0.5 s (every 30 s after the first 30 s)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 class Job:
     def __init__(self, smk, config_used: dict | None = None):
         self.smk = smk
         self.config_used = config_used or {}
         self.extra: dict = {}
+        self.verified: dict = {}  # {input: (its record, its digest)}, checked on entry
         self.started = provenance.now()
         self.t0 = time.time()
         self.log = logging.getLogger(f"infofrag.{smk.rule}")
@@ -88,8 +100,8 @@ class Job:
         try:
             external = set(self.external_inputs)
             for path in self.inputs:
-                if path not in external:
-                    provenance.verify(path)  # raises IntegrityError naming the file
+                if path not in external and path not in self.verified:
+                    self.verified[path] = verify_input(path)  # raises IntegrityError naming the file
         except Exception as exc:  # __exit__ is not called when __enter__ raises: log it here
             self.log.error("rule %s failed: %s: %s", self.smk.rule, type(exc).__name__, exc)
             raise
@@ -105,7 +117,8 @@ class Job:
             rule=self.smk.rule, wildcards=dict(self.smk.wildcards.items()), outputs=self.outputs,
             inputs=self.inputs, config_used=self.config_used, started=self.started,
             extra=self.extra, external=self.external_inputs, record_at=self.smk.output.prov,
-            results_dir=self.smk.config.get("results_dir"))
+            results_dir=self.smk.config.get("results_dir"), verified=self.verified)
         write_json(self.smk.output.prov, record)
-        self.log.info("rule %s done in %.1f s", self.smk.rule, time.time() - self.t0)
+        self.log.info("rule %s done in %.1f s, peak memory %.0f MiB", self.smk.rule, time.time() - self.t0,
+                      peak_memory_mib())
         return False

@@ -1,4 +1,5 @@
 # Config validation, the ensemble's members and blocks, code and data digests, path helpers.
+import os
 import sys
 from pathlib import Path
 
@@ -79,6 +80,15 @@ CODE = {
         "spaces_gather",
     )
 }
+# The code version every job records (git commit, dirty flag, package digest) and the package
+# versions: taken once, here, and handed to the jobs in their environment (~0.5 s a job
+# otherwise); never a param (a new commit would rerun everything). A job that finds none, or
+# another checkout's, takes its own (infofrag.provenance.records.code_version).
+if workflow.is_main_process:
+    from infofrag.provenance.records import code_version_env
+
+    _name, _value = code_version_env()
+    os.environ[_name] = _value
 
 
 wildcard_constraints:

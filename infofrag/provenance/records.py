@@ -18,6 +18,7 @@ import os
 import platform
 import socket
 import subprocess
+import sys
 from importlib import metadata
 from pathlib import Path
 
@@ -44,7 +45,11 @@ def _git(args, cwd):
         return ""
 
 
-def code_version() -> dict:
+#: the environment variable in which a workflow run hands its code version to its jobs
+CODE_VERSION_ENV = "INFOFRAG_CODE_VERSION"
+
+
+def _compute_code_version() -> dict:
     repo = PACKAGE_DIR.parent
     commit = _git(["rev-parse", "HEAD"], repo) or None
     dirty = bool(_git(["status", "--porcelain", "--untracked-files=no"], repo)) if commit else None
@@ -54,7 +59,42 @@ def code_version() -> dict:
             "package_digest": package_digest()}
 
 
-def package_versions() -> dict:
+def _handed() -> dict | None:
+    """What the workflow run handed its jobs (:func:`code_version_env`), if it was this checkout's."""
+    handed = os.environ.get(CODE_VERSION_ENV)
+    if not handed:
+        return None
+    try:
+        value = json.loads(handed)
+    except ValueError:
+        return None
+    if isinstance(value, dict) and value.get("package_dir") == str(PACKAGE_DIR) \
+            and isinstance(value.get("code"), dict):
+        return value
+    return None
+
+
+def code_version() -> dict:
+    """Git commit, dirty flag, version and the digest of the whole package's behaviour.
+
+    Taking it costs two ``git`` calls and parsing the package (~0.5 s), too much for each of
+    thousands of small jobs: a workflow run takes it once, when it starts, and hands it to its
+    jobs in :data:`CODE_VERSION_ENV` (:func:`code_version_env`, ``rules/common.smk``). A job
+    uses it when it names this checkout's package, and takes its own otherwise (a job run
+    outside the workflow, or by another checkout)."""
+    handed = _handed()
+    return dict(handed["code"]) if handed else _compute_code_version()
+
+
+def code_version_env() -> tuple[str, str]:
+    """``(name, value)`` of the environment variable that hands this checkout's code version,
+    and the versions of the packages of this Python environment, to the jobs a workflow run
+    starts (see :func:`code_version`, :func:`package_versions`)."""
+    return CODE_VERSION_ENV, json.dumps({"package_dir": str(PACKAGE_DIR), "prefix": sys.prefix,
+                                         "code": _compute_code_version(), "packages": _package_versions()})
+
+
+def _package_versions() -> dict:
     out = {}
     for name in PACKAGES:
         try:
@@ -62,6 +102,16 @@ def package_versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+def package_versions() -> dict:
+    """Versions of the packages that decide results (reading them takes ~50 ms: a job of the
+    workflow run that handed them takes them from :data:`CODE_VERSION_ENV` when it runs in the
+    same Python environment, ``sys.prefix``)."""
+    handed = _handed()
+    if handed and handed.get("prefix") == sys.prefix and isinstance(handed.get("packages"), dict):
+        return dict(handed["packages"])
+    return _package_versions()
 
 
 def now() -> str:
@@ -87,24 +137,28 @@ def resolve(record: str | Path, recorded: str) -> Path:
 
 def make_record(*, rule: str, wildcards: dict, outputs: list, inputs: list, config_used: dict,
                 started: str, extra: dict | None = None, external: list = (),
-                record_at: str | Path | None = None, results_dir: str | Path | None = None) -> dict:
+                record_at: str | Path | None = None, results_dir: str | Path | None = None,
+                verified: dict | None = None) -> dict:
     """A record for a job that wrote ``outputs`` from ``inputs``, to be written at ``record_at``
     (default: beside the first output). Inputs in ``external`` are files a user brought: recorded
     by absolute path and digest; every other input must have a record of its own (linked).
-    ``results_dir``: the root of the results tree, so an audit can say which tree it checked."""
+    ``results_dir``: the root of the results tree, so an audit can say which tree it checked.
+    ``verified``: ``{input path: (its record, its digest)}`` of inputs :func:`verify_input`
+    checked when the job started (their digests are not taken again)."""
     at = Path(record_at) if record_at is not None else record_path(outputs[0])
     base = at.parent
     ext = {os.path.abspath(p) for p in external}
     in_entries = []
-    for p in map(Path, inputs):
+    for raw in inputs:
+        p = Path(raw)
         if os.path.abspath(p) in ext:
             in_entries.append({"path": os.path.abspath(p), "sha256": digest_path(p), "external": True})
             continue
-        rec = find_record(p)
+        rec, digest = (verified or {}).get(str(raw)) or (find_record(p), None)
         if rec is None:
             raise IntegrityError(f"'{p}' has no provenance record (expected '{record_path(p)}'); "
                                  "it was not written by a completed infofrag job")
-        in_entries.append({"path": _relative(p, base), "sha256": digest_path(p),
+        in_entries.append({"path": _relative(p, base), "sha256": digest or digest_path(p),
                            "record": _relative(rec, base)})
     return {
         "infofrag_provenance": FORMAT_VERSION,
@@ -160,7 +214,17 @@ def find_record(path: str | Path) -> Path | None:
 
 def verify(path: str | Path) -> dict:
     """Check ``path`` against its producer's record; return the record. Raises IntegrityError."""
-    path = Path(path)
+    return _verify(Path(path))[0]
+
+
+def verify_input(path: str | Path) -> tuple[Path, str]:
+    """:func:`verify`, returning ``(the record's path, the digest)``: what a job's own record
+    says of the input (:func:`make_record`'s ``verified``)."""
+    _, rec_path, digest = _verify(Path(path))
+    return rec_path, digest
+
+
+def _verify(path: Path) -> tuple[dict, Path, str]:
     if not path.exists():
         raise IntegrityError(f"'{path}' is missing")
     rec_path = find_record(path)
@@ -177,4 +241,4 @@ def verify(path: str | Path) -> dict:
         raise IntegrityError(f"'{path}' has been modified or corrupted since it was written: "
                              f"sha256 {actual[:12]}... differs from {expected[:12]}... "
                              f"recorded in '{rec_path}'")
-    return rec
+    return rec, rec_path, actual
