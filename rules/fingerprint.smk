@@ -1,5 +1,7 @@
 rule fingerprint:
-    """One channel's fingerprint: its N x N Bhattacharyya distances, information, factor NMI."""
+    """One channel's fingerprint: its N x N Bhattacharyya distances, information, factor NMI.
+    A light job (numpy only; thousands of them at the paper's scale): infofrag.stages.fingerprint.
+    """
     input:
         posteriors=R("posteriors/{member}.zarr"),
         sample=R("sample.zarr"),

@@ -45,7 +45,9 @@ def run(members: dict, n_channels: dict, shard_paths: list, fingerprint_paths: d
     missing = [k for k in ids if k not in fingerprint_paths]
     if missing:
         raise StoreError(f"gather: no fingerprint for channel(s) {missing[:5]}")
-    fps = {k: store.fingerprint.read(fingerprint_paths[k], check=False) for k in ids}
+    # what the store needs of each fingerprint: its labels, information and factor NMI; never
+    # its N x N matrix (3,000 of them at the paper's scale: 12 GB at N = 1,000)
+    fps = {k: store.fingerprint.read(fingerprint_paths[k], check=False, distance=False) for k in ids}
     scores = {m: json.loads(open(p).read()) for m, p in score_paths.items()}
     ds = store.similarity.build(ids, assemble(ids, shard_paths), fps, members, scores)
     store.similarity.write(out_store, ds)
