@@ -29,6 +29,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 
 #: dSprites factor grid size (3 shapes x 6 scales x 40 orientations x 32 x 32 positions)
 DSPRITES_SIZE = 3 * 6 * 40 * 32 * 32
+#: scikit-learn's handwritten digits (sklearn.datasets.load_digits)
+DIGITS_SIZE = 1797
 
 
 
@@ -348,6 +350,8 @@ def dataset_size(dataset_cfg: dict) -> int | None:
         return DSPRITES_SIZE
     if name == "circle":
         return dataset_cfg.get("n_points", 1000)
+    if name == "digits":
+        return DIGITS_SIZE
     return None
 
 
@@ -422,7 +426,7 @@ def check_semantics(config: dict) -> None:
         raise ConfigError(f"config key 'model.arch': the circle dataset needs 'mlp', got '{arch}'")
     if arch in _ARCH_SIZE and ds["name"] != "circle":
         want = _ARCH_SIZE[arch]
-        have = ds.get("image_size", 64 if ds["name"] in ("dsprites", "dsprites_npz") else None)
+        have = ds.get("image_size", {"dsprites": 64, "dsprites_npz": 64, "digits": 32}.get(ds["name"]))
         if have is not None and have != want:
             raise ConfigError(f"config key 'model.arch': '{arch}' takes {want}x{want} images but "
                               f"dataset.image_size is {have}")

@@ -105,6 +105,16 @@ def _block_mean(a, k, axes):
     return a
 
 
+def _block_nanmean(a, k):
+    """Means over blocks of ``k`` consecutive rows of the finite entries (NaN where a block has
+    none)."""
+    finite = np.isfinite(a)
+    sums = _block_mean(np.where(finite, a, 0.0), k, (0,))
+    frac = _block_mean(finite.astype(float), k, (0,))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(frac > 0, sums / np.where(frac > 0, frac, 1.0), np.nan)
+
+
 def _name_places(runs, n, axis_pixels):
     """(label, centre) of the hotspot runs to name: widest first, each only where its name does
     not overlap a name already placed (names ~0.65 em a character, 4 pixels apart)."""
@@ -173,7 +183,10 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
     at most :data:`MAX_MATRIX_PIXELS` a side), ``matrix_extent`` (its extent in positions along
     the ordering: pixel j covers positions ``[j * block, (j + 1) * block)``), ``block`` (channels
     per pixel), ``tick_labels`` (of the matrix's x axis),
-    ``factors`` (of the strip) and ``message`` (the text shown instead, or under the matrix).
+    ``factors`` (of the strip), ``factor_strip`` (the strip's values, NaN where masked),
+    ``masked_channels`` (channels at or below ``result["info_threshold"]`` bits, whose factor
+    NMI is masked grey rather than shown: see :func:`infofrag.hotspots.informative_factor_nmi`)
+    and ``message`` (the text shown instead, or under the matrix).
     """
     title = "Hotspots: OPTICS on the channels' " + (
         "VI" if result.get("distance", "vi") == "vi" else "-log NMI") + " distance"
@@ -183,7 +196,8 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
         _message_figure(path, title, message, size=(8, 3))
         return {"n_channels": len(order), "boxes": [], "box_rows": [], "box_names": [],
                 "reachability": [], "matrix": None, "matrix_extent": None, "block": None,
-                "tick_labels": [], "factors": [], "message": message}
+                "tick_labels": [], "factors": [], "factor_strip": None, "masked_channels": 0,
+                "message": message}
     labels = np.asarray(result["optics"]["labels"])
     reach = np.array([np.nan if r is None else r for r in result["optics"]["reachability"]], dtype=float)
     n = len(order)
@@ -191,10 +205,17 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
     nmi = _ordered_nmi(ds, order, k)
     factors = list(result.get("factors", []))
     fnmi = None
+    masked = 0
     if factors and "factor_nmi" in ds:
-        fnmi = np.asarray(ds["factor_nmi"].transpose("a", "factor").values, dtype=float)[order]
+        from .hotspots import informative_factor_nmi
+
+        # channels at or below the information threshold are masked (drawn grey), never shown
+        # with the NMI of a nearly empty channel (see informative_factor_nmi)
+        fnmi = informative_factor_nmi(ds["factor_nmi"].transpose("a", "factor").values,
+                                      ds["info_bits"].values, float(result.get("info_threshold", 0.0)))[order]
+        masked = int(np.isnan(fnmi).all(axis=1).sum())
         if k > 1:
-            fnmi = _block_mean(fnmi, k, (0,))
+            fnmi = _block_nanmean(fnmi, k)
     nf = len(factors) if fnmi is not None else 0
     span = k * nmi.shape[0]  # channels the (block-averaged) image covers; >= n
 
@@ -260,15 +281,17 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
     cb = fig.colorbar(im, cax=ax_c)
     cb.set_label("NMI" if k == 1 else f"NMI (mean over {k} x {k} channels)")
 
-    # Factor strip.
+    # Factor strip (channels at or below the information threshold masked grey).
     if nf:
         ax_f = fig.add_subplot(gs[1, 1], sharey=ax_m)
-        ax_f.imshow(fnmi, cmap=NMI_CMAP, vmin=0, vmax=1, aspect="auto", interpolation="nearest",
-                    extent=(-0.5, nf - 0.5, span - 0.5, -0.5))
+        strip_cmap = plt.get_cmap(NMI_CMAP).with_extremes(bad=NOISE_COLOUR)
+        ax_f.imshow(np.ma.masked_invalid(fnmi), cmap=strip_cmap, vmin=0, vmax=1, aspect="auto",
+                    interpolation="nearest", extent=(-0.5, nf - 0.5, span - 0.5, -0.5))
         ax_f.set_xticks(np.arange(nf))
         ax_f.set_xticklabels(factors, rotation=90, fontsize=9)
         ax_f.tick_params(labelleft=False, left=False)
-        ax_f.set_title("NMI with\nfactor", fontsize=9)
+        ax_f.set_title("NMI with\nfactor" + (f"\n(grey: <= {result.get('info_threshold', 0):g} bits)"
+                                             if masked else ""), fontsize=9)
     else:
         ax_m.text(1.01, 0.5, "no ground-truth factors", rotation=90, transform=ax_m.transAxes,
                   va="center", ha="left", fontsize=9, color="0.4")
@@ -305,6 +328,8 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
         "block": k,
         "tick_labels": _tick_texts(ax_m.xaxis),
         "factors": [t.get_text() for t in ax_f.get_xticklabels()] if nf else [],
+        "factor_strip": np.asarray(ax_f.images[0].get_array().filled(np.nan)) if nf else None,
+        "masked_channels": masked,
         "message": message,
     }
 

@@ -52,6 +52,24 @@ def channel_distances(ds, distance: str = "vi") -> np.ndarray:
     return d
 
 
+def informative_factor_nmi(factor_nmi, info_bits, info_threshold: float) -> np.ndarray:
+    """Each channel's NMI with each factor ``[M, F]`` as shown to users: NaN for the channels
+    with at most ``info_threshold`` bits of I(U;X) (NaN information counts as none).
+
+    The generalised NMI is scale-free: a channel that carries almost nothing keeps an NMI with a
+    factor near that of a strong channel of the same shape (about 0.6 for a weak copy of a
+    position) until its entropy falls below ``min_bits``, where it drops to 0. Shown beside
+    informative channels, such a channel would rank above them; every table and figure that
+    shows per-channel factor NMI uses this instead (hotspot factor NMI means, the overview's
+    factor strip)."""
+    fn = np.array(factor_nmi, dtype=np.float64, copy=True)
+    info = np.asarray(info_bits, dtype=np.float64).reshape(-1)
+    if fn.ndim != 2 or fn.shape[0] != info.size:
+        raise ValueError(f"factor_nmi {fn.shape} and info_bits {info.shape}: expected [M, F] and [M]")
+    fn[~(info > info_threshold)] = np.nan
+    return fn
+
+
 def _coord(ds, name, default=None):
     if name in ds.coords or name in ds.data_vars:
         return np.asarray(ds[name].values)
@@ -116,7 +134,8 @@ def find_hotspots(
     ``[member, channel]`` pairs, ``index`` into dim ``a``, ``size``, ``n_members``,
     ``fraction_members``, ``nmi_mean``/``nmi_std`` within the hotspot, ``info_bits_mean/min/max``,
     ``betas``, ``methods`` {method: members of it in the hotspot}, ``groups``,
-    ``found_by_every_method``, ``factor_nmi`` {factor: mean NMI}, ``representative`` = the
+    ``found_by_every_method``, ``factor_nmi`` {factor: mean NMI over its channels, all above
+    ``info_threshold``: see :func:`informative_factor_nmi`}, ``representative`` = the
     medoid); ``per_beta`` and ``per_group`` (hotspots present and the fraction of informative
     channels in a hotspot, per beta and per method and sweep value); and
     ``optics`` (``ordering`` as indices into dim ``a``, ``reachability`` and ``labels`` along
@@ -127,6 +146,8 @@ def find_hotspots(
     _check_store(ds)
     ch = _read_channels(ds)
     keep = np.flatnonzero(ch.info > info_threshold)  # NaN information counts as uninformative
+    # factor NMI of uninformative channels is never shown (nor averaged into a hotspot's)
+    ch.factor_nmi = informative_factor_nmi(ch.factor_nmi, ch.info, info_threshold)
     settings = dict(min_samples=min_samples, cluster_method=cluster_method, xi=xi,
                     min_cluster_size=min_cluster_size, eps=eps)
     result = _empty_result(info_threshold, distance, settings, ch, keep)

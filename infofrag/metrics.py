@@ -1,31 +1,45 @@
 """Supervised disentanglement scores from posterior means and ground-truth factor classes.
 
 All functions take posterior means ``mu`` ``[N, d]`` and integer factor classes ``factors``
-``[N, F]`` (a 1-D ``[N]`` is one factor) of the same points, and return floats in [0, 1].
+``[N, F]`` (a 1-D ``[N]`` is one factor) of the same points, and return floats in [0, 1] (or
+NaN / None where a score is undefined, below).
 
 - :func:`mig` -- Mutual Information Gap (Chen et al. 2018), as in disentanglement_lib: each
   latent is discretised into 20 equal-width histogram bins; for each factor the gap between the
   two largest mutual informations with a latent, divided by the factor's entropy; averaged.
 - :func:`sap` -- Separated Attribute Predictability (Kumar et al. 2018), disentanglement_lib's
   variant for discrete factors: for each (latent, factor) a linear SVM (``C = 0.01``, balanced
-  class weights) on that one latent predicts the factor; the score is its accuracy on a held-out
-  split; per factor the gap between the two best latents; averaged. (``classifier="threshold"``
+  class weights) on that one latent predicts the factor; the score is its accuracy on held-out
+  points; per factor the gap between the two best latents; averaged. (``classifier="threshold"``
   instead puts K - 1 thresholds on the latent: see :func:`sap`.)
 - :func:`dci` -- Disentanglement, Completeness, Informativeness (Eastwood & Williams 2018). The
-  importance matrix ``R [d, F]`` comes from one tree ensemble per factor: a random forest as in
-  the original paper (bagged trees over all features, 50 trees, leaves of at least 5 points;
-  importances are the mean decrease in impurity). disentanglement_lib's gradient-boosted trees
-  take tens of seconds for N = 1000, d = 10 and dSprites' 113 classes (one tree per class and
-  stage); the forest takes about a second. Disentanglement = importance-weighted mean over
-  latents of ``1 - H_F(row)``; completeness = importance-weighted mean over factors of
-  ``1 - H_d(column)`` (entropies in base F and d, rows/columns normalised, + 1e-11 as in
-  disentanglement_lib); informativeness = mean held-out accuracy of the forests.
+  importance matrix ``R [d, F]`` comes from one classifier per factor, fitted on training points;
+  informativeness is its mean accuracy on held-out points. ``importance="gbt"`` (default) is
+  disentanglement_lib's: scikit-learn's ``GradientBoostingClassifier`` at its default settings
+  (written out in :data:`GBT_SETTINGS`: 100 stages of depth-3 trees, learning rate 0.1, no
+  subsampling), importances its ``feature_importances_`` (mean decrease in impurity).
+  ``importance="forest"`` is a random forest as in Eastwood & Williams' paper
+  (:data:`FOREST_SETTINGS`: 50 bagged trees over all features, leaves of at least 5 points): much
+  cheaper, since gradient boosting fits one tree per class and stage (dSprites' 113 classes make
+  11,300 trees per member), but it spreads importance onto latents that carry nothing, so its
+  disentanglement and completeness come out lower than disentanglement_lib's (by 0.08-0.28 on
+  VAE codes of dSprites). Disentanglement = importance-weighted mean over latents of
+  ``1 - H_F(row)``; completeness = importance-weighted mean over factors of ``1 - H_d(column)``
+  (entropies in base F and d, rows/columns normalised, + 1e-11 as in disentanglement_lib).
 
-SAP and DCI split the points once, at random from ``seed``, into 2/3 training and 1/3 test
-points (disentanglement_lib's 10,000 : 5,000). Factors that are constant over the points carry
-no information and are left out of every score; constant (dead) latents score zero everywhere.
-With a single varying factor DCI's disentanglement is 1 (a latent can only be about that
-factor); with a single latent, completeness is 1.
+Two ways to choose the points (the workflow's ``scores.protocol``, :mod:`infofrag.stages.scores`):
+:func:`all_metrics_split` takes separate training and test points, as disentanglement_lib does
+(10,000 and 5,000 points; MIG on the training points, SAP and DCI fitted on the training and
+scored on the test points); :func:`all_metrics` (and :func:`mig`, :func:`sap`, :func:`dci`) take
+one set of points and split it once, at random from ``seed``, into 2/3 training and 1/3 test
+points (MIG on all of them).
+
+Factors that are constant over the points carry no information and are left out of every
+score; constant (dead) latents score zero everywhere. **Undefined cases**: with a single varying
+factor DCI disentanglement is 1 whatever the code (a latent can only be about that one factor;
+disentanglement_lib's formula divides by log 1 = 0 there), and with a single latent DCI
+completeness is 1 whatever the code: both are reported as undefined -- NaN from :func:`dci`,
+None with the reason under ``"undefined"`` from :func:`all_metrics` -- never as 1.
 """
 
 from __future__ import annotations
@@ -34,13 +48,22 @@ import warnings
 
 import numpy as np
 
-__all__ = ["mig", "sap", "dci", "all_metrics", "mig_per_factor", "sap_per_factor", "dci_importance"]
+__all__ = ["mig", "sap", "dci", "all_metrics", "all_metrics_split", "mig_per_factor", "sap_per_factor",
+           "dci_importance", "importance_model", "IMPORTANCES", "GBT_SETTINGS", "FOREST_SETTINGS"]
 
 MIG_BINS = 20
 TRAIN_FRACTION = 2.0 / 3.0
 SAP_C = 0.01
-DCI_TREES = 50
-DCI_MIN_LEAF = 5
+IMPORTANCES = ("gbt", "forest")
+#: disentanglement_lib's DCI classifier: ``GradientBoostingClassifier()`` at scikit-learn's
+#: defaults, written out so that a change of those defaults cannot change the scores silently
+#: (``random_state`` is the scores' seed; it only breaks ties between equally good splits)
+GBT_SETTINGS = {"loss": "log_loss", "learning_rate": 0.1, "n_estimators": 100, "subsample": 1.0,
+                "min_samples_split": 2, "min_samples_leaf": 1, "min_weight_fraction_leaf": 0.0,
+                "max_depth": 3, "min_impurity_decrease": 0.0, "max_features": None, "max_leaf_nodes": None,
+                "n_iter_no_change": None, "ccp_alpha": 0.0, "init": None, "warm_start": False}
+#: the cheaper random forest (Eastwood & Williams' choice)
+FOREST_SETTINGS = {"n_estimators": 50, "max_features": None, "min_samples_leaf": 5}
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,15 +155,23 @@ def _top_two_gap(scores: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def mig_per_factor(mu, factors, n_bins: int = MIG_BINS) -> np.ndarray:
-    """MIG of each factor ``[F]`` (0 for constant factors)."""
-    m, f, varying = _check(mu, factors)
+def _mig_factors(m, f, n_bins: int = MIG_BINS) -> np.ndarray:
+    """MIG of each factor ``[F]`` on these points (0 for factors constant over them)."""
     codes = _histogram_discretize(m, n_bins)
     out = np.zeros(f.shape[1])
-    for j in np.flatnonzero(varying):
-        mi = np.array([_mutual_info_bits(codes[:, i], f[:, j]) for i in range(m.shape[1])])
-        out[j] = _top_two_gap(mi[:, None])[0] / _entropy_bits(f[:, j])
+    for j in range(f.shape[1]):
+        labels = np.unique(f[:, j], return_inverse=True)[1].reshape(-1)
+        if labels.max(initial=0) == 0:
+            continue
+        mi = np.array([_mutual_info_bits(codes[:, i], labels) for i in range(m.shape[1])])
+        out[j] = _top_two_gap(mi[:, None])[0] / _entropy_bits(labels)
     return np.clip(out, 0.0, 1.0)
+
+
+def mig_per_factor(mu, factors, n_bins: int = MIG_BINS) -> np.ndarray:
+    """MIG of each factor ``[F]`` (0 for constant factors)."""
+    m, f, _ = _check(mu, factors)
+    return _mig_factors(m, f, n_bins)
 
 
 def mig(mu, factors, n_bins: int = MIG_BINS) -> float:
@@ -158,13 +189,18 @@ SAP_CLASSIFIERS = ("svm", "threshold")
 
 
 def _sap_scores(m, f, varying, seed, train_fraction, classifier="svm") -> np.ndarray:
+    train, test = _split(m.shape[0], seed, train_fraction)
+    return _sap_matrix(m, f, varying, train, test, seed, classifier)
+
+
+def _sap_matrix(m, f, varying, train, test, seed, classifier="svm") -> np.ndarray:
+    """Held-out accuracy ``[d, F]`` of one classifier per (latent, factor), fitted on ``train``."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.svm import LinearSVC
     from sklearn.tree import DecisionTreeClassifier
 
     if classifier not in SAP_CLASSIFIERS:
         raise ValueError(f"classifier: expected one of {SAP_CLASSIFIERS}, got {classifier!r}")
-    train, test = _split(m.shape[0], seed, train_fraction)
     scores = np.zeros((m.shape[1], f.shape[1]))
     for j in np.flatnonzero(varying):
         y_train, y_test = f[train, j], f[test, j]
@@ -173,7 +209,7 @@ def _sap_scores(m, f, varying, seed, train_fraction, classifier="svm") -> np.nda
             continue
         for i in range(m.shape[1]):
             x_train, x_test = m[train, i:i + 1], m[test, i:i + 1]
-            if np.ptp(m[:, i]) == 0.0:  # dead latent: no information, score it as chance
+            if np.ptp(x_train) == 0.0:  # dead latent: no information, score it as chance
                 pred = np.full(len(test), np.bincount(y_train).argmax())
             else:
                 if classifier == "svm":
@@ -218,56 +254,96 @@ def sap(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
 # --------------------------------------------------------------------------------------------
 
 
-def dci_importance(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
-                   n_estimators: int = DCI_TREES, min_samples_leaf: int = DCI_MIN_LEAF):
-    """Importance matrix ``R [d, F]`` (columns of constant factors are 0) and the per-factor
-    held-out accuracies ``[F]`` (1 for constant factors) of the per-factor random forests."""
-    from sklearn.ensemble import RandomForestClassifier
+def importance_model(importance: str = "gbt", seed: int = 0):
+    """The (unfitted) classifier whose ``feature_importances_`` make DCI's importance matrix:
+    ``"gbt"`` (disentanglement_lib's, :data:`GBT_SETTINGS`) or ``"forest"``
+    (:data:`FOREST_SETTINGS`)."""
+    if importance == "gbt":
+        from sklearn.ensemble import GradientBoostingClassifier
 
-    m, f, varying = _check(mu, factors, min_points=4)
-    train, test = _split(m.shape[0], seed, train_fraction)
-    importance = np.zeros((m.shape[1], f.shape[1]))
+        return GradientBoostingClassifier(**GBT_SETTINGS, random_state=seed)
+    if importance == "forest":
+        from sklearn.ensemble import RandomForestClassifier
+
+        return RandomForestClassifier(**FOREST_SETTINGS, random_state=seed, n_jobs=1)
+    raise ValueError(f"importance: expected one of {IMPORTANCES}, got {importance!r}")
+
+
+def _importance_matrix(m, f, varying, train, test, seed, importance):
+    """``R [d, F]`` (0 for constant factors) and held-out accuracies ``[F]`` (1 for constant
+    factors) of one classifier per varying factor, fitted on ``train``."""
+    importance_model(importance, seed)  # refuses an unknown name before any fit
+    r = np.zeros((m.shape[1], f.shape[1]))
     accuracy = np.ones(f.shape[1])
     for j in np.flatnonzero(varying):
-        forest = RandomForestClassifier(
-            n_estimators=n_estimators,
-            max_features=None,
-            min_samples_leaf=min_samples_leaf,
-            random_state=seed,
-            n_jobs=1,
-        )
-        forest.fit(m[train], f[train, j])
-        importance[:, j] = np.abs(forest.feature_importances_)
-        accuracy[j] = np.mean(forest.predict(m[test]) == f[test, j])
-    return importance, accuracy
+        y_train = f[train, j]
+        if np.unique(y_train).size < 2:  # one class to learn: no latent matters, predict it
+            accuracy[j] = float(np.mean(f[test, j] == y_train[0]))
+            continue
+        model = importance_model(importance, seed)
+        model.fit(m[train], y_train)
+        r[:, j] = np.abs(model.feature_importances_)
+        accuracy[j] = float(np.mean(model.predict(m[test]) == f[test, j]))
+    return r, accuracy
+
+
+def dci_importance(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
+                   importance: str = "gbt"):
+    """Importance matrix ``R [d, F]`` (columns of constant factors are 0) and the per-factor
+    held-out accuracies ``[F]`` (1 for constant factors) of the per-factor classifiers
+    (``importance``: ``"gbt"`` or ``"forest"``, see :func:`importance_model`)."""
+    m, f, varying = _check(mu, factors, min_points=4)
+    train, test = _split(m.shape[0], seed, train_fraction)
+    return _importance_matrix(m, f, varying, train, test, seed, importance)
 
 
 def _one_minus_entropy(p: np.ndarray, axis: int) -> np.ndarray:
-    """1 - normalised entropy along ``axis`` (base = its length), disentanglement_lib style."""
+    """1 - normalised entropy along ``axis`` (base = its length, at least 2), disentanglement_lib
+    style."""
     k = p.shape[axis]
-    if k == 1:
-        return np.ones(p.shape[1 - axis])
     q = p + 1e-11
     q = q / q.sum(axis=axis, keepdims=True)
     return 1.0 - (-(q * np.log(q)).sum(axis=axis) / np.log(k))
 
 
+UNDEFINED_DISENTANGLEMENT = ("only one factor varies over these points: every latent can only be about "
+                             "that factor, so DCI disentanglement is 1 whatever the code (undefined)")
+UNDEFINED_COMPLETENESS = ("the code has a single latent: every factor can only be captured by it, so DCI "
+                          "completeness is 1 whatever the code (undefined)")
+
+
 def _dci_from_importance(r: np.ndarray) -> tuple[float, float]:
+    """(disentanglement, completeness) of an importance matrix ``[d, F]`` over the varying
+    factors; NaN where undefined (a single factor; a single latent)."""
+    d, n_f = r.shape
     weights = r if r.sum() > 0 else np.ones_like(r)
-    per_code = _one_minus_entropy(r, axis=1)
-    disent = float(np.sum(per_code * weights.sum(axis=1) / weights.sum()))
-    per_factor = _one_minus_entropy(r, axis=0)
-    complete = float(np.sum(per_factor * weights.sum(axis=0) / weights.sum()))
-    return float(np.clip(disent, 0.0, 1.0)), float(np.clip(complete, 0.0, 1.0))
+    disent = completeness = float("nan")
+    if n_f > 1:
+        per_code = _one_minus_entropy(r, axis=1)
+        disent = float(np.clip(np.sum(per_code * weights.sum(axis=1) / weights.sum()), 0.0, 1.0))
+    if d > 1:
+        per_factor = _one_minus_entropy(r, axis=0)
+        completeness = float(np.clip(np.sum(per_factor * weights.sum(axis=0) / weights.sum()), 0.0, 1.0))
+    return disent, completeness
 
 
-def dci(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
-        n_estimators: int = DCI_TREES, min_samples_leaf: int = DCI_MIN_LEAF) -> dict:
-    """DCI: ``dict(disentanglement, completeness, informativeness)`` over the varying factors."""
-    _, _, varying = _check(mu, factors, min_points=4)
-    r, acc = dci_importance(mu, factors, seed, train_fraction, n_estimators, min_samples_leaf)
+def _undefined(d: int, n_varying: int) -> dict:
+    out = {}
+    if n_varying < 2:
+        out["disentanglement"] = UNDEFINED_DISENTANGLEMENT
+    if d < 2:
+        out["completeness"] = UNDEFINED_COMPLETENESS
+    return out
+
+
+def dci(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION, importance: str = "gbt") -> dict:
+    """DCI over the varying factors: ``dict(disentanglement, completeness, informativeness,
+    undefined)``; an undefined score is NaN and ``undefined`` says why ({score: reason})."""
+    m, _, varying = _check(mu, factors, min_points=4)
+    r, acc = dci_importance(mu, factors, seed, train_fraction, importance)
     d, c = _dci_from_importance(r[:, varying])
-    return {"disentanglement": d, "completeness": c, "informativeness": float(acc[varying].mean())}
+    return {"disentanglement": d, "completeness": c, "informativeness": float(acc[varying].mean()),
+            "undefined": _undefined(m.shape[1], int(varying.sum()))}
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,29 +351,63 @@ def dci(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
 # --------------------------------------------------------------------------------------------
 
 
-def all_metrics(mu, factors, factor_names, seed: int = 0, sap_classifier: str = "svm") -> dict:
-    """MIG, SAP (with ``sap_classifier``, see :func:`sap`) and DCI of one representation.
-
-    Returns ``{"mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"}``
-    (floats) and ``"per_factor"``: ``{name: {"mig", "sap", "dci_informativeness"}}`` for the
-    factors that vary (constant factors are left out).
-    """
-    m, f, varying = _check(mu, factors, min_points=4)
-    names = tuple(str(s) for s in factor_names)
+def _all(m, f, varying, names, train, test, mig_points, seed, sap_classifier, importance) -> dict:
     if len(names) != f.shape[1]:
         raise ValueError(f"factor_names: {len(names)} names for {f.shape[1]} factors")
-    mig_f = mig_per_factor(m, f)
-    sap_f = _top_two_gap(_sap_scores(m, f, varying, seed, TRAIN_FRACTION, sap_classifier)).clip(0.0, 1.0)
-    r, acc = dci_importance(m, f, seed)
+    mig_f = _mig_factors(m if mig_points is None else m[mig_points], f if mig_points is None else f[mig_points])
+    mig_f[~varying] = 0.0
+    sap_f = _top_two_gap(_sap_matrix(m, f, varying, train, test, seed, sap_classifier)).clip(0.0, 1.0)
+    r, acc = _importance_matrix(m, f, varying, train, test, seed, importance)
     d, c = _dci_from_importance(r[:, varying])
+    undefined = {f"dci_{k}": v for k, v in _undefined(m.shape[1], int(varying.sum())).items()}
     return {
         "mig": float(mig_f[varying].mean()),
         "sap": float(sap_f[varying].mean()),
-        "dci_disentanglement": d,
-        "dci_completeness": c,
+        "dci_disentanglement": None if np.isnan(d) else d,
+        "dci_completeness": None if np.isnan(c) else c,
         "dci_informativeness": float(acc[varying].mean()),
+        "undefined": undefined,
+        "dci_importance": {names[j]: [float(x) for x in r[:, j]] for j in np.flatnonzero(varying)},
         "per_factor": {
             names[j]: {"mig": float(mig_f[j]), "sap": float(sap_f[j]), "dci_informativeness": float(acc[j])}
             for j in np.flatnonzero(varying)
         },
     }
+
+
+def all_metrics(mu, factors, factor_names, seed: int = 0, sap_classifier: str = "svm",
+                importance: str = "gbt") -> dict:
+    """MIG, SAP (with ``sap_classifier``, see :func:`sap`) and DCI (with ``importance``, see
+    :func:`importance_model`) of one set of points: MIG on all of them, SAP and DCI fitted on
+    2/3 of them (drawn from ``seed``) and scored on the rest.
+
+    Returns ``{"mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"}``
+    (floats; an undefined DCI score is None), ``"undefined"`` ({score: why it is undefined},
+    empty when all are defined), ``"dci_importance"`` ({factor: importance of each latent}) and
+    ``"per_factor"``: ``{name: {"mig", "sap", "dci_informativeness"}}`` for the factors that vary
+    (constant factors are left out).
+    """
+    m, f, varying = _check(mu, factors, min_points=4)
+    names = tuple(str(s) for s in factor_names)
+    train, test = _split(m.shape[0], seed, TRAIN_FRACTION)
+    return _all(m, f, varying, names, train, test, None, seed, sap_classifier, importance)
+
+
+def all_metrics_split(mu_train, factors_train, mu_test, factors_test, factor_names, seed: int = 0,
+                      sap_classifier: str = "svm", importance: str = "gbt") -> dict:
+    """As :func:`all_metrics`, on separate training and test points (disentanglement_lib's
+    protocol): MIG on the training points; SAP's and DCI's classifiers fitted on the training
+    points and scored on the test points. A factor counts as varying when it varies over both
+    sets together."""
+    a, b = np.asarray(mu_train), np.asarray(mu_test)
+    fa, fb = np.asarray(factors_train), np.asarray(factors_test)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
+        raise ValueError(f"mu_train, mu_test: expected [N, d] arrays of the same d, got {a.shape} and {b.shape}")
+    if fa.ndim != fb.ndim or (fa.ndim == 2 and fa.shape[1] != fb.shape[1]):
+        raise ValueError(f"factors_train, factors_test: expected the same factors, got {fa.shape} and {fb.shape}")
+    if len(a) < 2 or len(b) < 1:
+        raise ValueError(f"mu_train, mu_test: need at least 2 training and 1 test point, got {len(a)} and {len(b)}")
+    m, f, varying = _check(np.concatenate([a, b]), np.concatenate([fa, fb]), min_points=3)
+    names = tuple(str(s) for s in factor_names)
+    train, test = np.arange(len(a)), np.arange(len(a), len(m))
+    return _all(m, f, varying, names, train, test, train, seed, sap_classifier, importance)

@@ -1,3 +1,6 @@
+from infofrag.stages import scores as scores_stage
+
+
 rule encode:
     """Encode the fingerprint sample once per member: posterior means and log-variances."""
     input:
@@ -26,8 +29,19 @@ rule encode:
 rule scores:
     """Supervised disentanglement scores (MIG, SAP, DCI) of one member, where the data has factors."""
     input:
-        posteriors=R("posteriors/{member}.zarr"),
-        sample=R("sample.zarr"),
+        # the field protocol draws points of the dataset and encodes them with the member's
+        # encoder: its checkpoint and the data files are inputs then (infofrag.stages.scores)
+        unpack(
+            lambda wc: scores_stage.rule_inputs(
+                config["scores"],
+                MEMBERS[wc.member],
+                R(f"posteriors/{wc.member}.zarr"),
+                R("sample.zarr"),
+                R(f"members/{wc.member}/model.pt"),
+                IMPORTED_FILES.get(wc.member),
+                DATASET_FILES,
+            )
+        ),
     output:
         scores=R("scores/{member}.json"),
         prov=R("scores/{member}.json.prov.json"),
@@ -40,8 +54,32 @@ rule scores:
     threads: 1
     resources:
         mem_mb=MEM_MB["scores"],
-        runtime=lambda wc, attempt: 10 * attempt,
+        runtime=lambda wc, attempt: (
+            30
+            if scores_stage.uses_encoder(config["scores"], MEMBERS[wc.member])
+            else 10
+        )
+        * attempt,
     params:
+        settings=lambda wc: canonical(
+            scores_stage.rule_settings(config["scores"], MEMBERS[wc.member])
+        ),
+        # what decides the points the field protocol draws and encodes (None otherwise)
+        dataset=lambda wc: (
+            canonical(config["dataset"])
+            if scores_stage.uses_encoder(config["scores"], MEMBERS[wc.member])
+            else None
+        ),
+        data_digests=lambda wc: (
+            DATA_DIGESTS
+            if scores_stage.uses_encoder(config["scores"], MEMBERS[wc.member])
+            else None
+        ),
+        member=lambda wc: (
+            member_params(wc)
+            if scores_stage.uses_encoder(config["scores"], MEMBERS[wc.member])
+            else None
+        ),
         code=CODE["scores"],
     script:
         "../scripts/scores.py"

@@ -3,5 +3,11 @@ import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.p
 from infofrag.stages import scores
 from infofrag.workflow import Job
 
-with Job(snakemake) as job:
-    job.extra.update(scores.run(snakemake.input.posteriors, snakemake.input.sample, snakemake.output.scores))
+p, i = snakemake.params, snakemake.input
+used = {f"scores.{k}": v for k, v in p.settings.items()}
+if p.member is not None:  # the field protocol: points of the dataset, encoded by the member
+    used.update({"dataset": p.dataset, f"member:{p.member['name']}": p.member})
+with Job(snakemake, config_used=used) as job:
+    job.extra.update(scores.run(i.posteriors, i.sample, snakemake.output.scores, settings=p.settings,
+                                dataset=p.dataset, member=p.member, model_path=i.get("model"),
+                                imported_path=i.get("imported"), threads=snakemake.threads))

@@ -559,3 +559,83 @@ def test_images_bad_files(tmp_path):
     (tmp_path / "cut.npy").write_bytes(raw[: len(raw) - 40])
     with pytest.raises(DataFileError, match="cut.npy"):
         make_dataset({"name": "images", "path": str(tmp_path / "cut.npy")})
+
+
+# ---------------------------------------------------------------------------------------------
+# scikit-learn's handwritten digits
+# ---------------------------------------------------------------------------------------------
+
+
+def test_digits_attributes_values_and_labels():
+    from sklearn.datasets import load_digits
+
+    assert "digits" in DATASET_NAMES
+    ds = make_dataset({"name": "digits"})
+    assert isinstance(ds, Dataset) and ds.name == "digits" and ds.n == len(ds) == 1797
+    assert ds.input_shape == (1, 32, 32) and ds.likelihood == "bernoulli"
+    assert ds.factor_names == ("digit",) and ds.factor_sizes == (10,)
+    ref = load_digits()
+    idx = np.arange(ds.n)
+    x = ds.get(idx)
+    assert x.dtype == np.float32 and x.shape == (1797, 1, 32, 32)
+    assert x.min() == 0.0 and x.max() == 1.0
+    f = ds.factors(idx)
+    assert f.dtype == np.int64 and f.shape == (1797, 1)
+    np.testing.assert_array_equal(f[:, 0], ref.target)
+    assert np.bincount(f[:, 0]).min() >= 170  # about 180 of each digit
+    # at the native size the images are scikit-learn's, divided by 16
+    native = make_dataset({"name": "digits", "image_size": 8}).get(idx)[:, 0]
+    np.testing.assert_array_equal(native, (ref.images / 16.0).astype(np.float32))
+    # indices behave as everywhere else
+    np.testing.assert_array_equal(ds.get([5, 2])[1], ds.get([2])[0])
+    with pytest.raises(ValueError, match="out of range"):
+        ds.get([1797])
+
+
+@pytest.mark.parametrize("size", [16, 32, 64])
+def test_digits_upsampling_is_torchs_bilinear(size):
+    """Bilinear between pixel centres: what torch's interpolate gives with align_corners=False."""
+    import torch
+
+    ds = make_dataset({"name": "digits", "image_size": size})
+    native = make_dataset({"name": "digits", "image_size": 8})
+    idx = np.arange(0, 1797, 97)
+    want = torch.nn.functional.interpolate(torch.from_numpy(native.get(idx).astype(np.float64)), size=(size, size),
+                                           mode="bilinear", align_corners=False).numpy()
+    np.testing.assert_allclose(ds.get(idx), want, atol=1e-6)
+
+
+def test_digits_resize_matrix():
+    from infofrag.data.digits import digits_resize_matrix
+
+    a = digits_resize_matrix(32)
+    assert a.shape == (32, 8) and (a >= 0).all()
+    np.testing.assert_allclose(a.sum(axis=1), 1.0)
+    np.testing.assert_allclose(digits_resize_matrix(8), np.eye(8))
+    # a constant image stays constant; a vertical edge stays a monotone ramp
+    np.testing.assert_allclose(a @ np.full((8, 8), 0.25) @ a.T, 0.25)
+    edge = a @ np.repeat([[0.0] * 4 + [1.0] * 4], 8, axis=0) @ a.T
+    assert (np.diff(edge, axis=1) >= -1e-12).all() and edge[:, 0].max() == 0.0 and edge[:, -1].min() == 1.0
+    with pytest.raises(ValueError, match="dataset.image_size"):
+        digits_resize_matrix(4)
+
+
+def test_digits_config():
+    from infofrag.config import ConfigError, dataset_size, validate
+
+    assert dataset_size({"name": "digits"}) == 1797
+    for cfg, key in (({"name": "digits", "image_size": 4}, "dataset.image_size"),
+                     ({"name": "digits", "path": "x.npy"}, "dataset.path"),
+                     ({"name": "digits", "seed": 1}, "dataset.seed")):
+        with pytest.raises(ValueError, match=key.replace(".", r"\.")):
+            make_dataset(cfg)
+    base = {"dataset": {"name": "digits"}, "sample": {"n_points": 500}, "model": {"arch": "conv32"},
+            "training": {"steps": 10}, "ensemble": {"betas": [1], "seeds": [0]}, "similarity": {"block_size": 1}}
+    assert validate(base)["dataset"] == {"name": "digits"}
+    with pytest.raises(ConfigError, match="sample.n_points.*1797"):
+        validate({**base, "sample": {"n_points": 1798}})
+    with pytest.raises(ConfigError, match="model.arch.*conv64.*32"):
+        validate({**base, "model": {"arch": "conv64"}})
+    validate({**base, "dataset": {"name": "digits", "image_size": 64}, "model": {"arch": "conv64"}})
+    d = draw_sample(make_dataset({"name": "digits"}), 100, 0)
+    assert d["x"].shape == (100, 1, 32, 32) and d["factor_names"] == ("digit",)

@@ -1,4 +1,4 @@
-"""Datasets: procedural dSprites, the circle, and loaders for files a user brings.
+"""Datasets: procedural dSprites, the circle, scikit-learn's digits, and loaders for files a user brings.
 
 Every dataset is a :class:`Dataset` with a fixed number of points ``n``; ``get(indices)`` returns
 the inputs as float32 ``[n, *input_shape]`` and ``factors(indices)`` the ground-truth factors as
@@ -6,7 +6,7 @@ int64 class indices ``[n, F]`` (``F`` may be 0). ``make_dataset(cfg)`` builds on
 config's ``dataset`` section; ``draw_sample(ds, n, seed)`` draws the fingerprint sample.
 
 One module per kind of data, so each can be read on its own: :mod:`.base` (the interface),
-:mod:`.dsprites` (the renderer; its docstring is the geometry's spec), :mod:`.circle`,
+:mod:`.dsprites` (the renderer; its docstring is the geometry's spec), :mod:`.circle`, :mod:`.digits`,
 :mod:`.files` (the user-file parsers and their checks) and :mod:`.sample` (config to dataset,
 the fingerprint sample). Callers import everything from here.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..errors import DataFileError
 from .base import Dataset
 from .circle import Circle
+from .digits import DIGITS_N, Digits
 from .dsprites import (
     DSPRITES_FACTOR_NAMES,
     DSPRITES_FACTOR_SIZES,
@@ -41,6 +42,8 @@ __all__ = [
     "Dataset",
     "DSprites",
     "Circle",
+    "Digits",
+    "DIGITS_N",
     "ArrayDataset",
     "make_dataset",
     "draw_sample",

@@ -8,16 +8,18 @@ import numpy as np
 
 from .base import Dataset, _check_int
 from .circle import Circle
+from .digits import Digits
 from .dsprites import DSprites
 from .files import _resolve, load_dsprites_npz, load_idx, load_images
 
 __all__ = ["DATASET_NAMES", "make_dataset", "draw_sample"]
 
-DATASET_NAMES = ("dsprites", "circle", "dsprites_npz", "idx", "images")
+DATASET_NAMES = ("dsprites", "circle", "digits", "dsprites_npz", "idx", "images")
 
 _KEYS = {
     "dsprites": ("image_size",),
     "circle": ("n_points", "angle_bins", "seed"),
+    "digits": ("image_size",),
     "dsprites_npz": ("path", "image_size", "pixel_max"),
     "idx": ("path", "labels_path", "image_size", "pixel_max"),
     "images": ("path", "image_size", "pixel_max"),
@@ -29,6 +31,7 @@ def make_dataset(cfg: Mapping) -> Dataset:
 
     ``name`` is one of ``dsprites`` (``image_size`` 32 or 64, default 64), ``circle``
     (``n_points`` = 1000, ``angle_bins`` = 12, ``seed``: random angles from it, else an even grid),
+    ``digits`` (scikit-learn's handwritten digits, ``image_size``, default 32),
     ``dsprites_npz`` / ``images`` (``path``), ``idx`` (``path``, optional ``labels_path``); for
     user files ``image_size`` is an optional expected size. Keys set to None count as absent;
     keys the dataset does not use are an error.
@@ -51,6 +54,8 @@ def make_dataset(cfg: Mapping) -> Dataset:
         return DSprites(c.get("image_size", 64))
     if name == "circle":
         return Circle(c.get("n_points", 1000), c.get("angle_bins", 12), c.get("seed"))
+    if name == "digits":
+        return Digits(c.get("image_size", 32))
     size = c.get("image_size")
     if size is not None:
         size = _check_int(size, "dataset.image_size", minimum=2)

@@ -87,6 +87,27 @@ def boost_sentence(boost: dict) -> str | None:
             f"ensemble (best {best:.3f} bits; best of the fused targets {boost['best_single_info_bits']:.3f} bits).")
 
 
+def scores_sentence(rows: list) -> str:
+    """How the scores were computed (protocol, DCI classifier, points), so that they can be set
+    beside published numbers."""
+    kinds = {}
+    for r in rows:
+        if r.get("status") != "ok":
+            continue
+        key = (r.get("protocol", "sample"), r.get("importance", "forest"), r.get("n_train"), r.get("n_test"))
+        kinds.setdefault(key, []).append(r["member"])
+    if not kinds:
+        return "No scores: the dataset has no ground-truth factors."
+    parts = []
+    for (protocol, importance, n_train, n_test), members in kinds.items():
+        where = ("points drawn from the dataset and encoded by each member (disentanglement_lib's protocol)"
+                 if protocol == "field" else "the fingerprint sample")
+        clf = "gradient-boosted trees (disentanglement_lib's)" if importance == "gbt" else "a random forest"
+        parts.append(f"{len(members)} member(s) on {where}: {n_train} training and {n_test} test points, "
+                     f"DCI importances from {clf}")
+    return "Scores: " + "; ".join(parts) + "."
+
+
 def provenance_rows(paths: dict) -> list:
     rows = []
     for label, path in paths.items():
@@ -116,6 +137,11 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
     rows = hotspot_rows(hot)
     if rows:
         page.table(rows, list(rows[0]))
+        if hot.get("factors"):
+            page.add("p", f"NMI <factor>: the mean NMI with that factor over the hotspot's channels, every one of "
+                          f"which carries more than {hot['info_threshold']:g} bits (hotspots.info_threshold); "
+                          "channels at or below it are never shown with a factor NMI (a nearly empty channel's "
+                          "NMI stays high until it carries nothing at all).")
     page.add("h2", "Boosting")
     if boost.get("status") != "ok":
         page.add("p", str(boost.get("message") or boost.get("status")), cls="warn")
@@ -129,7 +155,11 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
                                                  sim["member_param"].values, sim["member_value"].values,
                                                  sim["member_seed"].values)}
     srows = [{**(s := json.loads(open(p).read())), **member_info.get(s["member"], {})} for p in score_paths]
-    page.table(srows, SCORE_KEYS)
+    page.add("p", scores_sentence(srows))
+    page.table([{k: ("undefined" if r.get(k) is None and k in (r.get("undefined") or {}) else r.get(k))
+                 for k in SCORE_KEYS} for r in srows], SCORE_KEYS)
+    for why in sorted({w for r in srows for w in (r.get("undefined") or {}).values()}):
+        page.add("p", f"undefined: {why}", cls="warn")
     if spaces_path:  # spaces.enabled
         from . import spaces
 
