@@ -75,10 +75,10 @@ rule scores:
             if scores_stage.uses_encoder(config["scores"], MEMBERS[wc.member])
             else None
         ),
+        # the field protocol: how to load the member's encoder (an imported posteriors-only
+        # member has none and is scored on the sample, which its output says)
         member=lambda wc: (
-            member_params(wc)
-            if scores_stage.uses_encoder(config["scores"], MEMBERS[wc.member])
-            else None
+            member_params(wc) if config["scores"]["protocol"] == "field" else None
         ),
         code=CODE["scores"],
     script:

@@ -414,8 +414,10 @@ def test_scores_stage_sample_protocol_and_posteriors_only_members(circle_run, mo
     assert {k: fallback[k] for k in SCORE_KEYS} == {k: res[k] for k in SCORE_KEYS}
     with pytest.raises(ValueError, match="scores.protocol"):
         _run_scores(tmp_path, settings={"protocol": "published"})
-    with pytest.raises(ValueError, match="needs the dataset"):
+    with pytest.raises(ValueError, match="needs the member"):
         _run_scores(tmp_path, settings={"protocol": "field"})
+    with pytest.raises(ValueError, match="needs the dataset"):
+        _run_scores(tmp_path, monkeypatch, settings={"protocol": "field"}, member={"name": "m1"})
 
 
 def test_scores_stage_without_factors(tmp_path):

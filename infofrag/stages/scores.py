@@ -131,13 +131,15 @@ def run(posteriors_path, sample_path, out_json, settings: dict | None = None, da
     protocol, note = s["protocol"], None
     encode = None
     if protocol == "field":
-        if dataset is None or member is None:
-            raise ValueError("scores.protocol 'field' needs the dataset and the member's encoder")
+        if member is None:
+            raise ValueError("scores.protocol 'field' needs the member (its params: how to load its encoder)")
         encode = member_encoder(member, model_path, imported_path)
         if encode is None:
             protocol = "sample"
             note = (f"member {post.member} was imported as posteriors of the fingerprint sample: there is no "
                     "encoder to apply to other points, so it is scored on the fingerprint sample")
+        elif dataset is None:
+            raise ValueError("scores.protocol 'field' needs the dataset section to draw points from")
     common = dict(seed=int(s["seed"]), importance=s["importance"])
     if protocol == "field":
         import torch
