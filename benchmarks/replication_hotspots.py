@@ -8,7 +8,9 @@ For a results directory of the workflow (``hotspots/hotspots.json``, ``similarit
 - per hotspot: size, members, which groups and methods it holds members of, its information, its
   NMI with each ground-truth factor (the factor it carries in bold), the representative;
 - the best single-channel NMI with each factor per group (means over members), which says what
-  the members learned beyond the hotspots.
+  the members learned beyond the hotspots;
+- the supervised scores per group (MIG, SAP, DCI: mean and spread over members, from
+  ``scores/<member>.json``), with the protocol and classifier they were computed with.
 
 The tables are printed and, with ``--markdown FILE --block NAME``, written into FILE between
 ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``, so that rerunning regenerates them::
@@ -83,6 +85,35 @@ def best_factor_table(sim, threshold: float) -> list[str]:
     return lines
 
 
+SCORES = ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness")
+
+
+def scores_table(sim, results: Path) -> list[str]:
+    """Per group: mean (min-max) over members of each supervised score; undefined scores are
+    left out of the mean and counted."""
+    members = [str(m) for m in sim["member_id"].values]
+    groups = [f"{m} {p}={v:g}" if p else m for m, p, v in
+              zip(sim["member_method"].values, sim["member_param"].values, sim["member_value"].values)]
+    rows = {m: json.loads(f.read_text()) for m in members if (f := results / "scores" / f"{m}.json").is_file()}
+    ok = {m: r for m, r in rows.items() if r.get("status") == "ok"}
+    if not ok:
+        return []
+    how = sorted({(r.get("protocol"), r.get("importance"), r.get("n_train"), r.get("n_test")) for r in ok.values()},
+                 key=str)
+    out = ["Scores (" + "; ".join(f"protocol {p}, DCI importances from {'gradient-boosted trees' if i == 'gbt' else 'a random forest'}"
+                                   f", {a} training and {b} test points" for p, i, a, b in how) +
+           "): mean (min-max) over the group's members.", "",
+           "| group | " + " | ".join(SCORES) + " |", "|---|" + "---:|" * len(SCORES)]
+    for g in dict.fromkeys(groups):
+        cells = []
+        for key in SCORES:
+            vals = [ok[m][key] for m, gm in zip(members, groups) if gm == g and m in ok and ok[m].get(key) is not None]
+            cells.append(f"{np.mean(vals):.2f} ({min(vals):.2f}-{max(vals):.2f})" if vals else "undefined")
+        lines_g = f"| {g} | " + " | ".join(cells) + " |"
+        out.append(lines_g)
+    return out
+
+
 def tables(results: Path) -> list[str]:
     import xarray as xr
 
@@ -94,6 +125,9 @@ def tables(results: Path) -> list[str]:
     if hot["hotspots"]:
         out += [*hotspot_table(hot), ""]
     out += [*best_factor_table(sim, hot["info_threshold"])]
+    scores = scores_table(sim, results)
+    if scores:
+        out += ["", *scores]
     return out
 
 

@@ -34,13 +34,13 @@ def _resolver(config, key):
 
 def cmd_check_config(args) -> int:
     from . import config as ifc
-
     from . import resources
 
     cfg = ifc.load_config(args.config)
     ifc.check_dataset_files(cfg)  # the same checks as the workflow, before any job
     ms, bs = ifc.members(cfg), ifc.blocks(cfg)
-    resources.check(cfg, ms, cfg["similarity"]["block_size"], resources.available_mb())
+    limit = resources.available_mb() if args.mem_mb is None else args.mem_mb
+    resources.check(cfg, ms, cfg["similarity"]["block_size"], limit or None)
     print(f"{args.config}: valid. {len(ms)} members, "
           f"{sum(m.latent_dim for m in ms)} channels, {len(bs)} blocks, "
           f"{len(ifc.block_pairs(cfg))} similarity shards")
@@ -137,6 +137,9 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("check-config", help="validate a workflow config")
     p.add_argument("config")
+    p.add_argument("--mem-mb", type=int, default=None,
+                   help="memory a job may use (MB; default: this machine's, as a local run; a cluster "
+                        "node's for a cluster config; 0: no check)")
     p.set_defaults(func=cmd_check_config)
     p = sub.add_parser("plan", help="members, blocks and shards of a config")
     p.add_argument("config")
