@@ -10,7 +10,9 @@ For a results directory of the workflow (``hotspots/hotspots.json``, ``similarit
 - the best single-channel NMI with each factor per group (means over members), which says what
   the members learned beyond the hotspots;
 - the supervised scores per group (MIG, SAP, DCI: mean and spread over members, from
-  ``scores/<member>.json``), with the protocol and classifier they were computed with.
+  ``scores/<member>.json``), with the protocol and classifier they were computed with;
+- where the run compared whole latent spaces (``spaces.zarr``), each group's information,
+  consistency and excess, and the mean NMI between every two groups' members.
 
 The tables are printed and, with ``--markdown FILE --block NAME``, written into FILE between
 ``<!-- NAME:begin -->`` and ``<!-- NAME:end -->``, so that rerunning regenerates them::
@@ -46,7 +48,7 @@ def group_table(hot: dict) -> list[str]:
     for r in hot["per_group"]:
         frac = r["fraction_in_hotspots"]
         lines.append(f"| {r['group']} | {r['n_members']} | {r['n_informative']} of {r['n_channels']} | "
-                     f"{r['n_hotspots']} | {r['n_in_hotspots']} ({fmt(frac)}) |")
+                     f"{r['n_hotspots']} | {r['n_in_hotspots']}" + (f" ({fmt(frac)})" if frac is not None else "") + " |")
     return lines
 
 
@@ -79,10 +81,52 @@ def best_factor_table(sim, threshold: float) -> list[str]:
         rows = []
         for m in dict.fromkeys(members[np.array(groups) == g]):
             at = (members == m) & (info > threshold)
-            rows.append(fn[at].max(0) if at.any() else np.zeros(len(factors)))
+            if at.any():
+                rows.append(np.nanmax(fn[at], axis=0))
+        if not rows:  # no member of the group has an informative channel: nothing to show
+            lines.append(f"| {g} | " + " | ".join("no informative channel" for _ in factors) + " |")
+            continue
         mean = np.mean(rows, axis=0)
         lines.append(f"| {g} | " + " | ".join(fmt(v) for v in mean) + " |")
     return lines
+
+
+def spaces_tables(results: Path) -> list[str]:
+    """Whole latent spaces (``spaces.zarr``, Monte Carlo): per group its members' information,
+    their agreement with each other and what concatenating them adds; then the mean NMI between
+    the members of every two groups (within a group: distinct members only)."""
+    import xarray as xr
+
+    path = results / "spaces.zarr"
+    if not path.is_dir():
+        return []
+    ds = xr.open_zarr(path)
+    label = [f"{m} {p}={v:g}" if p else str(m) for m, p, v in
+             zip(ds["group_method"].values, ds["group_param"].values, ds["group_value"].values)]
+    gid = ds["group_id"].values
+    info = ds["info_bits"].values
+    out = [f"Whole latent spaces (Monte Carlo, {ds.attrs['repeats']} x {ds.attrs['samples']} draws a pair, "
+           f"N = {ds.attrs['n_points']}): per group, each member's I(Z;X) (mean, min-max), the mean NMI between "
+           "its members, the information of all its members concatenated, and its excess over the best member.",
+           "", "| group | bits per member | NMI within | bits, concatenated | excess over best |",
+           "|---|---:|---:|---:|---:|"]
+    for k, g in enumerate(label):
+        v = info[gid == k]
+        out.append(f"| {g} | {v.mean():.2f} ({v.min():.2f}-{v.max():.2f}) | "
+                   f"{float(ds['group_consistency'][k]):.2f} ± {float(ds['group_consistency_se'][k]):.2f} | "
+                   f"{float(ds['group_info'][k]):.2f} | {float(ds['group_excess'][k]):.2f} |")
+    nmi = ds["nmi"].values
+    out += ["", "Mean NMI between the whole spaces of two groups' members (Monte Carlo):", "",
+            "| | " + " | ".join(label) + " |", "|---|" + "---:|" * len(label)]
+    for a in range(len(label)):
+        cells = []
+        for b in range(len(label)):
+            block = nmi[np.ix_(gid == a, gid == b)]
+            if a == b:
+                block = block[~np.eye(len(block), dtype=bool)]
+            cells.append(fmt(float(np.nanmean(block))) if block.size else "")
+        out.append(f"| {label[a]} | " + " | ".join(cells) + " |")
+    return out
 
 
 SCORES = ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness")
@@ -114,7 +158,14 @@ def scores_table(sim, results: Path) -> list[str]:
     return out
 
 
-def tables(results: Path) -> list[str]:
+def methods_line(hot: dict) -> list[str]:
+    """One line per hotspot: which methods hold how many of its members."""
+    return [f"- hotspot {h['id']} ({h['n_members']} members): "
+            + ", ".join(f"{m} {n}" for m, n in sorted(h["methods"].items()))
+            + (" (every method)" if h.get("found_by_every_method") else "") for h in hot["hotspots"]]
+
+
+def tables(results: Path, brief: bool = False) -> list[str]:
     import xarray as xr
 
     hot = json.loads((results / "hotspots" / "hotspots.json").read_text())
@@ -122,12 +173,17 @@ def tables(results: Path) -> list[str]:
     out = [f"{hot['n_channels']} channels of {hot['n_members']} members, {hot['n_informative']} above "
            f"{hot['info_threshold']:g} bits; {hot['n_hotspots']} hotspots ({hot['distance']}, "
            f"min_samples {hot['params']['min_samples']}).", "", *group_table(hot), ""]
+    if brief:
+        return out + methods_line(hot)
     if hot["hotspots"]:
         out += [*hotspot_table(hot), ""]
     out += [*best_factor_table(sim, hot["info_threshold"])]
     scores = scores_table(sim, results)
     if scores:
         out += ["", *scores]
+    spaces = spaces_tables(results)
+    if spaces:
+        out += ["", *spaces]
     return out
 
 
@@ -137,8 +193,10 @@ def main(argv=None) -> int:
     ap.add_argument("--markdown", type=Path, help="write the tables into this file's marked block")
     ap.add_argument("--block", help="the block's name (<!-- NAME:begin --> ... <!-- NAME:end -->)")
     ap.add_argument("--figure", type=Path, help="copy the run's traversals figure here")
+    ap.add_argument("--brief", action="store_true",
+                    help="only the per-group table and which methods hold each hotspot (for the README)")
     args = ap.parse_args(argv)
-    lines = tables(args.results)
+    lines = tables(args.results, brief=args.brief)
     print("\n".join(lines))
     if args.markdown:
         _tables.replace_block(args.markdown, args.block, lines)
