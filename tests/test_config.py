@@ -33,10 +33,13 @@ def test_shipped_configs_are_valid(root, name):
 
 def test_defaults_filled(base):
     del base["training"]["batch_size"]
+    del base["scores"]
     cfg = ifc.validate(base)
     assert cfg["training"]["batch_size"] == 64
     assert cfg["hotspots"]["distance"] == "vi"
     assert cfg["boost"]["objective"] == "nmi"
+    assert cfg["boost"]["optimizer"] == "adam"
+    assert cfg["scores"] == {"protocol": "field", "n_train": 10000, "n_test": 5000, "importance": "forest", "seed": 0}
 
 
 def _mutate(cfg, dotted, value):
@@ -75,6 +78,9 @@ BAD = [
     ("ensemble.overrides", {"b1_s1": {"seed": 0}}, "ensemble.overrides.b1_s1"),  # duplicate member
     ("hotspots.distance", "euclid", "hotspots.distance"),
     ("boost.target", "beta", "boost.beta"),
+    ("boost.optimizer", "rmsprop", "boost.optimizer"),
+    ("scores.protocol", "published", "scores.protocol"),
+    ("scores.importance", "svm", "scores.importance"),
     ("dataset.name", "images", "dataset.path"),
     ("results_dir", "", "results_dir"),
 ]

@@ -68,7 +68,8 @@ def circle_sweep(sim, sample, fingerprints: dict, settings: dict, info_threshold
     D, _ = store.fingerprint.read_distances([fingerprints[k] for k in keep], check=False)
     rows = ensemble_size_sweep(D, sizes=settings["ensemble_sizes"], repeats=settings["repeats"],
                                objectives=settings["objectives"], angles=angles, seed=settings["seed"],
-                               dim=settings["dim"], steps=settings["steps"], lr=settings["lr"])
+                               dim=settings["dim"], steps=settings["steps"], lr=settings["lr"],
+                               optimizer=settings.get("optimizer", "adam"))
     return rows, None
 
 
@@ -93,7 +94,7 @@ def run(similarity_path, hotspots_path, sample_path, fingerprints: dict, setting
     if targets:
         D, _ = store.fingerprint.read_distances([fingerprints[t] for t in targets], check=False)
         fused = fuse(D, dim=settings["dim"], objective=settings["objective"], steps=settings["steps"],
-                     lr=settings["lr"], seed=settings["seed"])
+                     lr=settings["lr"], seed=settings["seed"], optimizer=settings.get("optimizer", "adam"))
         mu, logvar, curve = fused.mu, fused.logvar, list(fused.curve)
         summary = fused.summary()
         result.update(status=fused.status, message=fused.message, fusion=summary,
