@@ -359,20 +359,24 @@ def _describe(h, idx, dist, ch: _Channels) -> dict:
 def _per_beta(betas, members, informative, labels_full):
     rows = []
     for b in sorted({float(x) for x in betas if math.isfinite(x)}):
-        at = np.isclose(betas, b)
-        inf_at = at & informative
-        hot_at = inf_at & (labels_full >= 0)
-        n_inf = int(inf_at.sum())
-        rows.append({
-            "beta": b,
-            "n_members": len(set(members[at].tolist())),
-            "n_channels": int(at.sum()),
-            "n_informative": n_inf,
-            "n_hotspots": len(set(labels_full[hot_at].tolist())),
-            "n_in_hotspots": int(hot_at.sum()),
-            "fraction_in_hotspots": (int(hot_at.sum()) / n_inf) if n_inf else None,
-        })
+        rows.append({"beta": b, **_counts(members, np.isclose(betas, b), informative, labels_full)})
     return rows
+
+
+def _counts(members, at, informative, labels_full) -> dict:
+    """Of the channels ``at``: members, channels, informative ones, hotspots present, and the
+    informative channels in a hotspot (count and fraction)."""
+    inf_at = at & informative
+    hot_at = inf_at & (labels_full >= 0)
+    n_inf = int(inf_at.sum())
+    return {
+        "n_members": len(set(members[at].tolist())),
+        "n_channels": int(at.sum()),
+        "n_informative": n_inf,
+        "n_hotspots": len(set(labels_full[hot_at].tolist())),
+        "n_in_hotspots": int(hot_at.sum()),
+        "fraction_in_hotspots": (int(hot_at.sum()) / n_inf) if n_inf else None,
+    }
 
 
 def _per_group(ch, informative, labels_full):
@@ -383,19 +387,8 @@ def _per_group(ch, informative, labels_full):
         if not g:
             continue
         at = ch.groups == g
-        inf_at = at & informative
-        hot_at = inf_at & (labels_full >= 0)
-        n_inf = int(inf_at.sum())
-        rows.append({
-            "group": g,
-            "method": str(ch.methods[np.flatnonzero(at)[0]]),
-            "n_members": len(set(ch.members[at].tolist())),
-            "n_channels": int(at.sum()),
-            "n_informative": n_inf,
-            "n_hotspots": len(set(labels_full[hot_at].tolist())),
-            "n_in_hotspots": int(hot_at.sum()),
-            "fraction_in_hotspots": (int(hot_at.sum()) / n_inf) if n_inf else None,
-        })
+        rows.append({"group": g, "method": str(ch.methods[np.flatnonzero(at)[0]]),
+                     **_counts(ch.members, at, informative, labels_full)})
     return rows
 
 
