@@ -22,7 +22,8 @@ BASE = dict(
     ensemble__betas=[1, 2, 4, 8, 16], ensemble__seeds=list(range(10)), similarity__block_size=10,
     hotspots__min_samples=3, boost__steps=5, boost__target="ensemble",
 )
-RULES = ["train", "encode", "scores", "fingerprint", "similarity", "gather", "hotspots", "boost", "summary"]
+RULES = ["train", "encode", "scores", "fingerprint", "similarity", "gather", "spaces", "spaces_gather", "hotspots",
+         "boost", "summary"]
 SCENARIOS = [
     ("nothing changed", {}),
     ("one member's steps (override b4_s3)", {"ensemble__overrides": {"b4_s3": {"steps": 3}}}),

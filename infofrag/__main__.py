@@ -38,6 +38,7 @@ def cmd_check_config(args) -> int:
 
     cfg = ifc.load_config(args.config)
     ifc.check_dataset_files(cfg)  # the same checks as the workflow, before any job
+    ifc.check_imported_files(cfg)
     ms, bs = ifc.members(cfg), ifc.blocks(cfg)
     limit = resources.available_mb() if args.mem_mb is None else args.mem_mb
     resources.check(cfg, ms, cfg["similarity"]["block_size"], limit or None)
@@ -121,6 +122,8 @@ def cmd_sample(args) -> int:
     ds = data.make_dataset(dict(cfg["dataset"]))
     drawn = data.draw_sample(ds, cfg["sample"]["n_points"], cfg["sample"]["seed"])
     digest = content_digest(drawn["indices"], drawn["x"])
+    if not str(args.out).endswith(".npz"):  # np.savez would add it; say the file's real name
+        args.out = f"{args.out}.npz"
     np.savez(args.out, x=np.asarray(drawn["x"], np.float32), indices=drawn["indices"],
              factors=drawn["factors"], factor_names=np.array(drawn["factor_names"], dtype=str),
              sample_digest=np.array(digest))

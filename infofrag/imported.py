@@ -137,6 +137,12 @@ class ImportedModel:
             raise DataFileError(f"entry point '{entry_point}' returned {type(obj).__name__}: expected an "
                                 "object with encode(x), a callable x -> (mu, logvar) or (encoder, decoder)")
         self._module = obj if hasattr(obj, "parameters") else getattr(self._encode, "__self__", None)
+        # inference, not training: batch norm from its running statistics, no dropout, so that a
+        # point's posterior does not depend on the batch it is encoded in
+        for part in (obj, *(obj if isinstance(obj, tuple) else ()), self._module,
+                     getattr(self._encode, "__self__", None), getattr(self._decode, "__self__", None)):
+            if hasattr(part, "eval") and hasattr(part, "training"):
+                part.eval()
 
     @property
     def has_decoder(self) -> bool:

@@ -76,7 +76,7 @@ CONFIG_CASES = {
                            ["0 is less than the minimum of 10", "config key 'sample.n_points'"]),
     # unknown names
     "unknown dataset": (dict(dataset={"name": "mnist"}),
-                        ["'mnist' is not one of ['dsprites', 'circle', 'dsprites_npz', 'idx', 'images']",
+                        ["'mnist' is not one of ['dsprites', 'circle', 'digits', 'dsprites_npz', 'idx', 'images']",
                          "config key 'dataset.name'"]),
     "unknown model": (dict(model__arch="resnet"),
                       ["'resnet' is not one of ['conv64', 'conv32', 'mlp']", "config key 'model.arch'"]),

@@ -171,3 +171,19 @@ def test_traversals_are_skipped_with_a_note_for_members_without_a_decoder(tmp_pa
     images, note = traversal_images(result, decoders, paths, n_steps=5)
     assert list(images) == ["hotspot 0: tiny1 ch1"] and images["hotspot 0: tiny1 ch1"].shape == (5, 32, 32)
     assert note == "no decoder, no traversal: hotspot 1 (pca1)"
+
+
+def test_an_imported_model_encodes_in_inference_mode(tmp_path, entry_points_importable):
+    """A module the entry point returns in training mode is switched to inference: no dropout,
+    batch norm from its running statistics, so a point's posterior does not depend on its batch."""
+    import numpy as np
+
+    from infofrag.imported import ImportedModel
+
+    model = ImportedModel(tmp_path / "unused.pt", "entry_points.dropout_encoder:load", 2)
+    x = np.random.default_rng(0).random((20, 1, 4, 4), dtype=np.float32)
+    mu_all, lv_all = model.encode(x)
+    mu_one, lv_one = model.encode(x[:3], batch_size=1)
+    assert not model._module.training
+    np.testing.assert_allclose(mu_all[:3], mu_one, rtol=1e-5, atol=1e-6)  # float32 GEMM rounding
+    np.testing.assert_allclose(lv_all[:3], lv_one, rtol=1e-5, atol=1e-6)

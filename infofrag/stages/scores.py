@@ -30,7 +30,8 @@ import numpy as np
 from .. import metrics, store
 from ..atomic import write_json
 
-#: the field's protocol (disentanglement_lib: 10,000 training and 5,000 test points)
+#: the workflow's defaults: the field's points (disentanglement_lib: 10,000 training and 5,000 test
+#: points) with the cheaper random forest for DCI (gbt is disentanglement_lib's)
 DEFAULTS = {"protocol": "field", "n_train": 10000, "n_test": 5000, "importance": "forest", "seed": 0}
 PROTOCOLS = ("field", "sample")
 #: points encoded per batch when drawing from the dataset (bounds the images held in memory)
@@ -82,7 +83,12 @@ def encode_points(ds, indices, encode) -> tuple[np.ndarray, np.ndarray]:
     loaded and encoded in chunks, and their factor classes ``[n, F]``."""
     mus = [np.asarray(encode(ds.get(indices[i:i + CHUNK])), dtype=np.float64)
            for i in range(0, len(indices), CHUNK)]
-    return np.concatenate(mus), ds.factors(indices)
+    mu = np.concatenate(mus)
+    if not np.isfinite(mu).all():
+        bad = indices[~np.isfinite(mu).all(axis=1)]
+        raise ValueError(f"the member's encoder gives NaN/inf posterior means on {len(bad)} of the {len(indices)} "
+                         f"dataset points drawn for its scores (e.g. point {int(bad[0])})")
+    return mu, ds.factors(indices)
 
 
 def member_encoder(member: dict, model_path=None, imported_path=None):
