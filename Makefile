@@ -44,8 +44,12 @@ lint: setup
 
 bench: setup
 	$(BIN)/python benchmarks/bench_similarity.py --out benchmarks/results/similarity.md
-	$(BIN)/python benchmarks/bench_train.py --out benchmarks/results/train.md
-	$(BIN)/python benchmarks/bench_boost.py --out benchmarks/results/boost.md
+	$(BIN)/python benchmarks/bench_train.py --threads 2 --repeats 3 --out benchmarks/results/train.md
+	$(BIN)/python benchmarks/bench_boost.py --threads 1 --out benchmarks/results/boost.md
+
+# The paper's scale after training (3,000 channels, N = 1,000): about 40 minutes on 2 cores.
+bench-paper-scale: setup
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/paper_scale.py --out benchmarks/results/paper_scale.md
 
 # A real 50-member run (about 12 minutes), then dry-run job counts per kind of change.
 bench-reruns: setup
