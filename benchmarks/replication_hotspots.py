@@ -184,7 +184,25 @@ def tables(results: Path, brief: bool = False) -> list[str]:
     spaces = spaces_tables(results)
     if spaces:
         out += ["", *spaces]
+    fusion = fusion_line(results)
+    if fusion:
+        out += ["", fusion]
     return out
+
+
+def fusion_line(results: Path) -> str | None:
+    """The boost stage's result in one sentence, where it fused something."""
+    path = results / "boost" / "boost.json"
+    if not path.is_file():
+        return None
+    b = json.loads(path.read_text())
+    if b.get("status") != "ok":
+        return f"Fusion: {b.get('status')} ({b.get('message')})."
+    fn = ", ".join(f"{k} {v:.2f}" for k, v in (b.get("factor_nmi") or {}).items() if v is not None)
+    return (f"Fusion ({b['target']}: {b['n_targets']} channels into {b['dim']}-D, objective {b['objective']}, "
+            f"{b['fusion']['steps_run']} steps): {b['fused_info_bits']:.2f} bits, against {b['best_channel_info_bits']:.2f} "
+            f"for the best single channel and {b['best_single_info_bits']:.2f} for the best fused target"
+            + (f"; NMI with the factors: {fn}" if fn else "") + ".")
 
 
 def main(argv=None) -> int:
