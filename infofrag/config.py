@@ -30,7 +30,7 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
 #: dSprites factor grid size (3 shapes x 6 scales x 40 orientations x 32 x 32 positions)
 DSPRITES_SIZE = 3 * 6 * 40 * 32 * 32
 #: scikit-learn's handwritten digits (sklearn.datasets.load_digits)
-DIGITS_SIZE = 1797
+DIGITS_N = 1797
 
 
 
@@ -351,7 +351,7 @@ def dataset_size(dataset_cfg: dict) -> int | None:
     if name == "circle":
         return dataset_cfg.get("n_points", 1000)
     if name == "digits":
-        return DIGITS_SIZE
+        return DIGITS_N
     return None
 
 

@@ -243,3 +243,11 @@ def test_check_config_memory_limit_is_the_users_choice(root, capsys):
     assert main(["check-config", path, "--mem-mb", "64000"]) == 0
     assert main(["check-config", path, "--mem-mb", "0"]) == 0
     assert "1800 members, 18000 channels" in capsys.readouterr().out
+
+
+def test_dataset_sizes_known_to_the_config_are_the_datasets():
+    """config keeps the sizes without importing the data package: they must stay equal."""
+    from infofrag import data
+
+    assert ifc.dataset_size({"name": "digits"}) == data.DIGITS_N == data.make_dataset({"name": "digits"}).n
+    assert ifc.dataset_size({"name": "dsprites"}) == data.make_dataset({"name": "dsprites", "image_size": 32}).n
