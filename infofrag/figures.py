@@ -44,6 +44,7 @@ OBJECTIVE_LABELS = {
     "nmi": "mean NMI to targets",
     "vi": "mean VI to targets (bits)",
     "info": "mean shared information I(U;V) (bits)",
+    "nmi_shifted": "mean shifted NMI to targets (at most -1)",
 }
 
 
@@ -527,9 +528,10 @@ def plot_continuity(rows, path, message: str | None = None) -> dict:
         return {"curves": {}, "dropped": len(rows), "message": message}
     drawn = {}
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
-    objectives = sorted({r["objective"] for r in good}, key=lambda o: ("nmi", "vi", "info").index(o)
-                        if o in ("nmi", "vi", "info") else 9)
-    style = {"nmi": ("tab:blue", "o", "-"), "vi": ("tab:orange", "s", "--"), "info": ("tab:green", "^", ":")}
+    order = ("nmi", "vi", "info", "nmi_shifted")
+    objectives = sorted({r["objective"] for r in good}, key=lambda o: order.index(o) if o in order else 9)
+    style = {"nmi": ("tab:blue", "o", "-"), "vi": ("tab:orange", "s", "--"), "info": ("tab:green", "^", ":"),
+             "nmi_shifted": ("tab:purple", "D", "-.")}
     for k, o in enumerate(objectives):
         sizes = sorted({r["size"] for r in good if r["objective"] == o})
         vals = [np.array([r["continuity"] for r in good if r["objective"] == o and r["size"] == s]) for s in sizes]

@@ -41,7 +41,7 @@ def circle():
 # ------------------------------------------------------------------------------------- fuse
 
 
-@pytest.mark.parametrize("objective", ["nmi", "vi", "info"])
+@pytest.mark.parametrize("objective", ["nmi", "vi", "info", "nmi_shifted"])
 def test_fuse_improves_its_objective_and_returns_finite_posteriors(circle, objective):
     theta, D = circle
     res = fuse(D[:3], dim=2, objective=objective, steps=60, lr=0.05, log_every=0)
@@ -68,8 +68,35 @@ def test_fuse_improves_its_objective_and_returns_finite_posteriors(circle, objec
     assert res.mean_vi == pytest.approx(float(np.mean(vi)), abs=1e-6)
     assert res.mean_shared_bits == pytest.approx(float(np.mean(t.shared)), abs=1e-6)
     assert res.info_bits == pytest.approx(float(infofrag.information(Df)), abs=1e-6)
-    assert res.mean_similarity == {"nmi": res.mean_nmi, "vi": res.mean_vi, "info": res.mean_shared_bits}[objective]
+    # The authors' NMI: every information term lowered by log2 N.
+    L = math.log2(64)
+    shifted = (t.shared - L) / np.sqrt((L - t.h_a) * (L - t.h_b))
+    expected = {"nmi": res.mean_nmi, "vi": res.mean_vi, "info": res.mean_shared_bits,
+                "nmi_shifted": float(np.mean(shifted))}
+    assert res.mean_similarity == pytest.approx(expected[objective], abs=1e-6)
     json.dumps(res.summary(), allow_nan=False)
+
+
+def test_shifted_nmi_is_the_classic_formula_shifted_and_peaks_at_minus_one():
+    """Hard clusterings: the fingerprint terms are the classic entropies and mutual information,
+    and the shifted NMI is (MI - log2 N) / sqrt((H_U - log2 N)(H_V - log2 N)); identical
+    clusterings give -1, every other pair less."""
+    rng = np.random.default_rng(0)
+    u, v = rng.integers(0, 4, 40), rng.integers(0, 3, 40)
+
+    def entropy(labels):
+        p = np.unique(labels, return_counts=True)[1] / labels.size
+        return float(-(p * np.log2(p)).sum())
+
+    h_u, h_v, h_uv = entropy(u), entropy(v), entropy(u * 10 + v)
+    L = math.log2(40)
+    Du, Dv = (torch.as_tensor(infofrag.labels_to_distances(x[None]), dtype=torch.float64) for x in (u, v))
+    terms = boost._measures_of(Du[0], Dv)
+    want = (h_u + h_v - h_uv - L) / math.sqrt((h_u - L) * (h_v - L))
+    assert float(terms["nmi_shifted"][0]) == pytest.approx(want, rel=1e-12)
+    assert float(terms["nmi"][0]) == pytest.approx((h_u + h_v - h_uv) / math.sqrt(h_u * h_v), rel=1e-12)
+    assert float(boost._measures_of(Du[0], Du)["nmi_shifted"][0]) == pytest.approx(-1.0, rel=1e-12)
+    assert want < -1.0
 
 
 def test_fuse_copies_a_single_channel():
@@ -122,7 +149,7 @@ def test_fuse_divergence_stops_with_a_status_not_an_exception(circle, monkeypatc
         if calls["n"] > 5:
             if failure == "raise":  # what the estimators do on non-finite intermediates
                 raise FloatingPointError("similarity: non-finite intermediate result")
-            return tuple(x * float("nan") for x in t)
+            return {name: x * float("nan") for name, x in t.items()}
         return t
 
     monkeypatch.setattr(boost._StepMeasures, "__call__", poisoned)
@@ -285,7 +312,7 @@ def test_step_terms_gradient_is_exact(kind):
     np.testing.assert_allclose(prepared.h_bits, t.h_b, rtol=1e-12)
 
 
-@pytest.mark.parametrize("objective", ["nmi", "vi", "info"])
+@pytest.mark.parametrize("objective", ["nmi", "vi", "info", "nmi_shifted"])
 def test_fuse_dedicated_and_general_paths_agree(circle, objective, monkeypatch):
     """The objective curve of the dedicated path is the estimators' to float32 rounding (measured:
     within 1e-7 over 60 steps), and so are the final measures."""
@@ -371,6 +398,49 @@ def test_ensemble_size_sweep_rows(circle):
     assert all(r["status"] == "skipped" and r["continuity"] is None for r in skipped)
     with pytest.raises(ValueError, match="angles"):
         ensemble_size_sweep(D, sizes=(2,), repeats=1)
+
+
+def test_ensemble_size_sweep_in_processes_gives_the_serial_rows_and_fits_a_subset_once(circle):
+    theta, D = circle
+    kw = dict(sizes=(2, 6), repeats=2, objectives=("nmi", "nmi_shifted"), angles=theta, seed=1, steps=8)
+    serial = ensemble_size_sweep(D, workers=1, **kw)
+    assert serial == ensemble_size_sweep(D, workers=2, **kw)
+    # Size 6 is every channel: the second repeat is the first one's fit, said so in its rows.
+    full = [r for r in serial if r["size"] == 6]
+    assert [r.get("same_fit_as_repeat") for r in full] == [None, None, 0, 0]
+    for a, b in zip(full[:2], full[2:]):
+        assert {k: v for k, v in a.items() if k != "repeat"} == {
+            k: v for k, v in b.items() if k not in ("repeat", "same_fit_as_repeat")}
+    # A random start depends on the seed: every repeat is fitted.
+    rand = ensemble_size_sweep(D, sizes=(6,), repeats=2, objectives=("nmi",), angles=theta, seed=1, steps=8,
+                               init="random")
+    assert "same_fit_as_repeat" not in rand[1] and rand[0]["continuity"] != rand[1]["continuity"]
+    with pytest.raises(ValueError, match="workers"):
+        ensemble_size_sweep(D, workers=0, **kw)
+
+
+def test_ensemble_size_sweep_in_processes_runs_under_a_script_that_cannot_run_twice(tmp_path, circle):
+    """A Snakemake job's script cannot be executed again outside its job (it needs the job's
+    ``snakemake`` object): worker processes must not re-run the main script, as spawned ones do."""
+    theta, D = circle
+    np.save(tmp_path / "D.npy", D[:4])
+    np.save(tmp_path / "theta.npy", theta)
+    script = tmp_path / "job_script.py"
+    script.write_text(
+        "import json, sys\n"
+        "import numpy as np\n"
+        "assert __name__ == '__main__', 'the main script ran again in a worker'\n"
+        "from infofrag.circle_fusion import ensemble_size_sweep\n"
+        f"D, theta = np.load({str(tmp_path / 'D.npy')!r}), np.load({str(tmp_path / 'theta.npy')!r})\n"
+        "rows = ensemble_size_sweep(D, sizes=(2, 3), repeats=2, objectives=('nmi',), angles=theta, seed=0,\n"
+        "                           steps=3, workers=2)\n"
+        "print(json.dumps([r['status'] for r in rows]))\n")
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == ["ok"] * 4
 
 
 # ------------------------------------------------------------------------- the paper's demo
