@@ -17,6 +17,7 @@ import torch
 
 import infofrag
 from infofrag.boost import OBJECTIVES, check_targets, fuse
+from infofrag.devices import resolve_device
 from infofrag.values import finite_or_none
 
 __all__ = ["continuity", "ensemble_size_sweep"]
@@ -62,6 +63,7 @@ def ensemble_size_sweep(
     objectives=("nmi", "vi", "info"),
     angles=None,
     seed: int = 0,
+    workers: int = 1,
     **fuse_kw,
 ) -> list:
     """Fuse random sub-ensembles of growing size and measure the continuity of each fusion.
@@ -72,27 +74,83 @@ def ensemble_size_sweep(
     objective (the same subset for all objectives, so they compare paired); ``fuse_kw`` go to
     :func:`infofrag.boost.fuse` (``dim``, ``steps``, ``lr``, ``device``, ...).
 
+    ``workers > 1`` runs the fusions in that many processes of one thread each (on the CPU; on a
+    GPU they run one after the other in this process); the subsets and
+    seeds are drawn beforehand, so the rows are those of a serial run with one thread. A fusion
+    from the spectral start does not depend on its seed: a subset drawn again (every repeat at the
+    largest size) is fitted once and its rows say ``same_fit_as_repeat``.
+
     Returns one JSON-serialisable dict per (size, repeat, objective): ``size``, ``repeat``,
-    ``objective``, ``continuity``, ``info_bits``, ``mean_similarity``, ``status``, ``message``,
-    ``channels`` (indices into ``channel_D``). Sizes larger than ``M`` give rows with status
-    ``"skipped"`` (and a warning) rather than an error. Non-finite numbers are ``None``.
+    ``objective``, ``continuity``, ``info_bits``, ``mean_similarity``, ``mean_nmi``, ``mean_vi``,
+    ``status``, ``message``, ``channels`` (indices into ``channel_D``). Sizes larger than ``M``
+    give rows with status ``"skipped"`` (and a warning) rather than an error. Non-finite numbers
+    are ``None``.
     """
     D = _check_sweep(channel_D, repeats, objectives, angles)
+    if int(workers) != workers or workers < 1:
+        raise ValueError(f"workers must be a positive integer; got {workers!r}")
     m = D.shape[0]
     fuse_kw = dict(fuse_kw)
     fuse_kw.setdefault("log_every", 0)
+    seed_matters = fuse_kw.get("init") == "random"
     rng = np.random.default_rng(seed)
-    rows = []
+    rows, row_task, tasks, first_fit = [], [], [], {}
     for size in sizes:
         size = int(size)
         for rep in range(int(repeats)):
             if size < 1 or size > m:
                 rows += _skipped_rows(size, rep, m, objectives)
+                row_task += [None] * len(objectives)
                 continue
             chosen = np.sort(rng.choice(m, size=size, replace=False))
             fuse_seed = int(rng.integers(2**31 - 1))
-            rows += [_fused_row(D, chosen, size, rep, o, fuse_seed, angles, fuse_kw) for o in objectives]
+            for o in objectives:
+                key = (tuple(chosen.tolist()), o, fuse_seed if seed_matters else None)
+                row = dict(size=size, repeat=rep, objective=o, channels=[int(c) for c in chosen])
+                if key in first_fit:
+                    row["same_fit_as_repeat"] = first_fit[key][1]
+                else:
+                    first_fit[key] = (len(tasks), rep)
+                    tasks.append((chosen, o, fuse_seed))
+                rows.append(row)
+                row_task.append(first_fit[key][0])
+    results = _run_fusions(D, tasks, angles, fuse_kw, int(workers))
+    for row, task in zip(rows, row_task):
+        if task is None:
+            continue
+        row.update(results[task])
+        log.info("sweep size=%d repeat=%d %s: continuity=%s info=%s bits (%s)", row["size"], row["repeat"],
+                 row["objective"], row["continuity"], row["info_bits"], row["status"])
     return rows
+
+
+def _run_fusions(D, tasks, angles, fuse_kw, workers) -> list:
+    """The measured outcome of each ``(channels, objective, seed)`` task, in order; in
+    ``workers`` processes of one thread each when ``workers > 1``."""
+    if workers == 1 or len(tasks) < 2 or resolve_device(fuse_kw.get("device", "auto")).type != "cpu":
+        return [_fusion_outcome(D, *task, angles, fuse_kw) for task in tasks]
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # fork, not spawn: a spawned child re-runs the parent's main script (a Snakemake job's script
+    # cannot run outside its job). torch resets its thread pools in a forked child; CUDA could
+    # not be used there, so a GPU sweep stays in this process.
+    ctx = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=min(workers, len(tasks)), mp_context=ctx,
+                             initializer=_worker_init, initargs=(D.cpu(), angles, fuse_kw)) as pool:
+        return list(pool.map(_worker_fusion, tasks))
+
+
+_WORKER: dict = {}
+
+
+def _worker_init(D, angles, fuse_kw) -> None:
+    torch.set_num_threads(1)
+    _WORKER.update(D=D, angles=angles, fuse_kw=fuse_kw)
+
+
+def _worker_fusion(task) -> dict:
+    return _fusion_outcome(_WORKER["D"], *task, _WORKER["angles"], _WORKER["fuse_kw"])
 
 
 def _check_sweep(channel_D, repeats, objectives, angles) -> torch.Tensor:
@@ -113,21 +171,19 @@ def _skipped_rows(size, rep, m, objectives) -> list:
     if rep == 0:
         log.warning(msg)
     return [dict(size=size, repeat=rep, objective=o, continuity=None, info_bits=None,
-                 mean_similarity=None, status="skipped", message=msg, channels=[])
+                 mean_similarity=None, mean_nmi=None, mean_vi=None, status="skipped", message=msg,
+                 channels=[])
             for o in objectives]
 
 
-def _fused_row(D, chosen, size, rep, objective, fuse_seed, angles, fuse_kw) -> dict:
-    """Fuse the ``chosen`` channels with one objective; the row that records it."""
-    res = fuse(D[chosen], objective=objective, seed=fuse_seed, **fuse_kw)
-    cont = continuity(res.mu, res.logvar, angles)
-    log.info("sweep size=%d repeat=%d %s: continuity=%.3f info=%.3f bits (%s)",
-             size, rep, objective, cont, res.info_bits, res.status)
+def _fusion_outcome(D, chosen, objective, fuse_seed, angles, fuse_kw) -> dict:
+    """Fuse the ``chosen`` channels with one objective; what a sweep row records of it."""
+    res = fuse(D[torch.as_tensor(chosen)], objective=objective, seed=fuse_seed, **fuse_kw)
     return dict(
-        size=size, repeat=rep, objective=objective,
-        continuity=finite_or_none(cont),
+        continuity=finite_or_none(continuity(res.mu, res.logvar, angles)),
         info_bits=finite_or_none(res.info_bits),
         mean_similarity=finite_or_none(res.mean_similarity),
+        mean_nmi=finite_or_none(res.mean_nmi),
+        mean_vi=finite_or_none(res.mean_vi),
         status=res.status, message=res.message,
-        channels=[int(c) for c in chosen],
     )

@@ -55,8 +55,9 @@ def factor_nmi(mu, logvar, sample) -> dict:
     return {f: float(v) for f, v in zip(sample.factor_names, nmi[0])}
 
 
-def circle_sweep(sim, sample, fingerprints: dict, settings: dict, info_threshold: float):
-    """Fusions of random sub-ensembles of growing size (circle data only): (rows, message)."""
+def circle_sweep(sim, sample, fingerprints: dict, settings: dict, info_threshold: float, workers: int = 1):
+    """Fusions of random sub-ensembles of growing size (circle data only), in ``workers``
+    processes: (rows, message)."""
     from ..circle_fusion import ensemble_size_sweep
 
     if sample.dataset != "circle":
@@ -69,7 +70,7 @@ def circle_sweep(sim, sample, fingerprints: dict, settings: dict, info_threshold
     rows = ensemble_size_sweep(D, sizes=settings["ensemble_sizes"], repeats=settings["repeats"],
                                objectives=settings["objectives"], angles=angles, seed=settings["seed"],
                                dim=settings["dim"], steps=settings["steps"], lr=settings["lr"],
-                               optimizer=settings.get("optimizer", "adam"))
+                               optimizer=settings.get("optimizer", "adam"), workers=workers)
     return rows, None
 
 
@@ -107,7 +108,7 @@ def run(similarity_path, hotspots_path, sample_path, fingerprints: dict, setting
         log.warning("boost: %s", result["message"])
     rows, sweep_message = [], None
     if settings["ensemble_sizes"]:
-        rows, sweep_message = circle_sweep(sim, sample, fingerprints, settings, info_threshold)
+        rows, sweep_message = circle_sweep(sim, sample, fingerprints, settings, info_threshold, workers=threads)
         result["sweep"] = rows
         if sweep_message:
             result["sweep_message"] = sweep_message
