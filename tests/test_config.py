@@ -18,7 +18,8 @@ def test_every_shipped_config_is_tested(root):
     assert shipped == set(SHIPPED)
 
 
-SHIPPED = ["test.yaml", "demo.yaml", "config.yaml", "circle.yaml", "circle_authors.yaml", "methods.yaml",
+SHIPPED = ["test.yaml", "demo.yaml", "config.yaml", "circle.yaml", "circle_authors.yaml", "circle_sharp.yaml",
+           "methods.yaml",
            "digits.yaml", "replication_beta.yaml", "zoo.yaml"]
 
 
