@@ -51,8 +51,9 @@ def estimates(config: dict, members: list, block_size: int) -> dict:
         # pair matrices of all channels (float64), a few at a time
         "gather": (8 * 8 * (len(members) * d) ** 2, "ensemble"),
         "hotspots": (8 * 8 * (len(members) * d) ** 2, "ensemble"),
-        # the fused targets' fingerprints and their autograd temporaries
-        "boost": (6 * 4 * n_targets * N * N, "sample.n_points"),
+        # the fused targets' fingerprints and their autograd temporaries, in each of the sweep's two
+        # worker processes (the rule's threads) when an ensemble-size sweep is configured
+        "boost": (6 * 4 * n_targets * N * N * (2 if boost.get("ensemble_sizes") else 1), "sample.n_points"),
         # whole spaces: two blocks' float64 fingerprints, the similarity and Bhattacharyya
         # temporaries (N x N each), the Monte Carlo batches (~32 MiB of work each, a few alive)
         "spaces": ((2 * block_size + 16) * 8 * N * N + 256 * MB, "similarity.block_size"),
