@@ -425,6 +425,33 @@ def test_parallel_workers_match_one_worker(channels):
     np.testing.assert_array_equal(n3, n2)
 
 
+def test_grouped_rows_same_for_any_number_of_workers(channels):
+    """With one-row chunks the Gram rows are summed in groups of chunks; a group is never split
+    between workers, so one and two workers agree to float64 rounding, and the grouped sums agree
+    with one chunk of all rows to float32 rounding."""
+    from infofrag.estimators import _fast
+
+    _, _, D = channels
+    N = D.shape[-1]
+    S = _fast._plan_layout(D.shape[0], D.shape[0], True).size
+    groups = _fast._group_chunks(list(range(N)), 1, S, torch.float32, torch.device("cpu"))
+    assert len(groups) >= _fast._MIN_GROUPS and max(map(len, groups)) > 1  # grouping happens here
+    assert [i for g in groups for i in g] == list(range(N))
+    prev = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        n1, v1 = infofrag.similarity(D, chunk_rows=1)
+        torch.set_num_threads(2)
+        n2, v2 = infofrag.similarity(D, chunk_rows=1)
+    finally:
+        torch.set_num_threads(prev)
+    np.testing.assert_allclose(n2, n1, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(v2, v1, rtol=0, atol=1e-12)
+    nall, vall = infofrag.similarity(D, chunk_rows=N)
+    np.testing.assert_allclose(n1, nall, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(v1, vall, rtol=0, atol=1e-5)
+
+
 # ---------------------------------------------------------------------------------------------
 # uninformative channels: the documented convention
 # ---------------------------------------------------------------------------------------------

@@ -33,6 +33,14 @@ from ._constants import DEFAULT_MAX_MEMORY
 # large enough to amortise the per-call overhead; a GPU wants big batches.
 _CPU_CHUNK_BYTES = 8 * 2**20
 _GPU_CHUNK_BYTES = 512 * 2**20
+# On the CPU the Gram products of several chunks (about this many bytes of them) are held before
+# their log1p and their sum over rows run, each as one pass: with large M a chunk is a single
+# row, and a float64 accumulation of every row costs about as much as its log1p (measured at
+# M = 500, N = 1,000: ~4% of the time). The sum over a group's rows is a float32 cascade sum, as
+# over the rows of one larger chunk. Groups are made only where there are at least
+# _MIN_GROUPS of them, so that up to that many workers share the rows evenly.
+_CPU_GRAM_GROUP_BYTES = 4 * 2**20
+_MIN_GROUPS = 64
 _BLOCK = 128  # channel block of the Gram products of two stacks (every block against all of D_b)
 # The upper triangle of one stack (each unordered pair once) in two levels: block rows of
 # _SYM_BLOCK channels against all the columns right of their diagonal block (large GEMMs), and
@@ -156,25 +164,53 @@ class _GramPlan:
             G.addcmul_(a_rows, a_cols, value=-1.0)
 
 
-def _accumulate(Da, Db, layout, rows, dtype, device, orders, chunk_starts, out):
-    """One worker: add the sums of the chunks starting at ``chunk_starts`` to ``out``.
+def _group_chunks(chunk_starts, rows, S, dtype, device):
+    """Consecutive chunks whose Gram products are summed together (see
+    ``_CPU_GRAM_GROUP_BYTES``); a group is never split between workers, so that its float32 sum
+    is the same whatever the number of workers."""
+    itemsize = torch.finfo(dtype).bits // 8
+    per_group = 1
+    if device.type == "cpu":
+        per_group = max(1, min(_CPU_GRAM_GROUP_BYTES // (rows * S * itemsize), len(chunk_starts) // _MIN_GROUPS))
+    return [chunk_starts[j:j + per_group] for j in range(0, len(chunk_starts), per_group)]
+
+
+def _accumulate(Da, Db, layout, rows, dtype, device, orders, groups, out):
+    """One worker: add the sums of the groups of chunks ``groups`` (chunk starts) to ``out``.
 
     Its buffers are allocated once and reused for every chunk. ``orders``: the channel order
     and number of expected-centred channels of each stack (see ``_weak_first``); the sums are
-    in that order.
+    in that order. The Gram products of a group's chunks fill one buffer whose log1p and row sum
+    run once per group.
     """
     M, N = Da.shape[0], Da.shape[-1]
     sym = Db is None
     K = M if sym else Db.shape[0]
     S = layout.size
+    slots = max(len(g) for g in groups)
     ca = _Chunk(M, N, rows, dtype, device, _padded(M), *orders[0])
     cb = None if sym else _Chunk(K, N, rows, dtype, device, layout.Kp, *orders[1])
-    gflat = torch.empty(rows * S, dtype=dtype, device=device)
-    gsum = torch.empty(S, dtype=dtype, device=device)  # a chunk's sums over rows
+    gflat = torch.empty(slots * rows * S, dtype=dtype, device=device)
+    gsum = torch.empty(S, dtype=dtype, device=device)  # a group's sums over rows
     a_a = torch.empty((rows, M), dtype=dtype, device=device)
     a_b = a_a if sym else torch.empty((rows, K), dtype=dtype, device=device)
     plans = {}
-    for i0 in chunk_starts:
+    filled = 0  # rows of gflat holding products not yet summed
+    group_ends = {group[-1] for group in groups}
+
+    def add_group(n):
+        g = gflat[:n * S].view(n, S)
+        if device.type == "cpu":
+            gn = g.numpy()
+            np.log1p(gn, out=gn)  # numpy's SIMD log1p: ~2.5x torch's on the CPU
+        else:
+            g.log1p_()
+        if n == 1:
+            out.acc_flat += g[0]
+        else:
+            out.acc_flat += torch.sum(g, 0, out=gsum)  # cascade sum: ~eps log2(n)
+
+    for i0 in (i0 for group in groups for i0 in group):
         i1 = min(N, i0 + rows)
         r = i1 - i0
         Xa, la = ca.load(Da, i0, i1, "D_a", device)
@@ -185,28 +221,23 @@ def _accumulate(Da, Db, layout, rows, dtype, device, orders, chunk_starts, out):
             Xb, lb = cb.load(Db, i0, i1, "D_b", device)
             out.lm_b += lb
         aa, ab = a_a[:r], a_b[:r]
-        g = gflat[:r * S].view(r, S)
-        if r not in plans:
-            plans[r] = _GramPlan(Xa, Xb, aa, ab, g, layout, K)
-        plans[r].run()
+        if (r, filled) not in plans:
+            g = gflat[filled * S:(filled + r) * S].view(r, S)
+            plans[r, filled] = _GramPlan(Xa, Xb, aa, ab, g, layout, K)
+        plans[r, filled].run()
         if not sym:  # self terms of both stacks (symmetric case: in the diagonal blocks)
             for X, a, h, n in ((Xa, aa, out.h_a, M), (Xb, ab, out.h_b, K)):
                 d = torch.linalg.vecdot(X[:, :n], X[:, :n]).to(torch.float64)
                 a64 = a.to(torch.float64)
                 h += torch.log1p(d - a64 * a64).sum(0)
-        if device.type == "cpu":
-            gn = g.numpy()
-            np.log1p(gn, out=gn)  # numpy's SIMD log1p: ~2.5x torch's on the CPU
-        else:
-            g.log1p_()
-        if r == 1:
-            out.acc_flat += g[0]
-        else:
-            out.acc_flat += torch.sum(g, 0, out=gsum)  # cascade sum: ~eps log2(r)
+        filled += r
+        if i0 in group_ends:
+            add_group(filled)
+            filled = 0
 
 
-def _in_threads(run, chunk_starts, parts, threads):
-    """Worker k runs ``run(chunk_starts[k::W], parts[k])``, single-threaded, W = len(parts).
+def _in_threads(run, groups, parts, threads):
+    """Worker k runs ``run(groups[k::W], parts[k])``, single-threaded, W = len(parts).
 
     Independent workers, each on its own rows: no thread synchronisation per operation -- on
     a busy machine the fork/join of every small parallel operation costs more than the
@@ -219,7 +250,7 @@ def _in_threads(run, chunk_starts, parts, threads):
     def work(k):
         torch.set_num_threads(1)  # this thread's intra-op threads (and MKL's)
         try:
-            run(chunk_starts[k::workers], parts[k])
+            run(groups[k::workers], parts[k])
         except BaseException as exc:  # re-raised in the caller
             errors[k] = exc
         finally:
@@ -277,12 +308,12 @@ def _fast_terms(Da, Db, chunk_rows, max_memory, dtype, device):
     cap = _max_distance(dtype, N)
     orders = [_weak_first(D, cap) if _REORDER else (None, 0) for D in ((Da,) if sym else (Da, Db))]
     run = functools.partial(_accumulate, Da, Db, layout, rows, dtype, device, orders)
-    chunk_starts = list(range(0, N, rows))
+    groups = _group_chunks(list(range(0, N, rows)), rows, layout.size, dtype, device)
     threads = torch.get_num_threads()
-    workers = min(threads, len(chunk_starts)) if device.type == "cpu" else 1
+    workers = min(threads, len(groups)) if device.type == "cpu" else 1
     parts = [_Partials(layout.size, M, K, sym, device) for _ in range(workers)]
     if workers == 1:
-        run(chunk_starts, parts[0])
+        run(groups, parts[0])
     else:
-        _in_threads(run, chunk_starts, parts, threads)
+        _in_threads(run, groups, parts, threads)
     return _collect(parts, layout, M, K, device, orders)
