@@ -10,11 +10,11 @@ in two levels of blocks, see ``_SYM_BLOCK``), into reused buffers laid out once 
 independent single-threaded workers take the chunks in a fixed assignment and their sums are
 merged in a fixed order.
 
-What bounds it (M = 500, N = 1,000, one core, MKL): the products run at ~85% of torch.matmul's
+What bounds it (M = 500, N = 1,000, one core, MKL): the products run at ~87-90% of torch.matmul's
 multiply-add rate (smaller GEMMs than one full [M, N] x [N, M] product; ~8% more multiply-adds
 than the pairs need: whole diagonal squares, padding); the rest -- copying the chunk out of D
-(memory-bound), exp/expm1, the row sums, log1p of the Gram products -- costs another ~25% of the
-products' time.
+(memory-bound), exp/expm1, the row sums, the per-row bookkeeping, log1p of the Gram products --
+costs about half as much again as the products (docs/benchmarks.md has the breakdown).
 """
 
 from __future__ import annotations
