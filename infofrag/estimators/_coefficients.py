@@ -60,23 +60,24 @@ class _Chunk:
 
     ``buf`` [channels, rows, N] holds X, one extra channel (index M) of constants 1/sqrt(N) -- as
     one more column of the Gram products it yields ``a`` for free -- and ``channels - M - 1``
-    channels of zeros (GEMM dimensions in multiples of the CPU's tiles; default: none); ``neg``
-    holds ``-min(D, cap)`` of the chunk, from which ``exp`` writes C and ``expm1`` C - 1 into
-    ``buf``. Both are channel-major: each channel's rows of the chunk are one contiguous run of
-    D, copied and transformed as such (the products read row i as a [channels, N] matrix with a
-    row stride). Channels are held in ``order`` (default: D's): its first ``n_weak`` are computed
-    as centred rows (``expm1``), the others as uncentred (``exp``); rows that turn out otherwise
-    are gathered and recomputed (see :func:`_weak_first`). The log m sums are in D's order.
+    channels of zeros (GEMM dimensions in multiples of the CPU's tiles; default: none). The chunk
+    of D is copied into ``buf`` as ``-min(D, cap)``, and ``exp`` (C) or ``expm1`` (C - 1) run in
+    place: one buffer, so that a chunk of several rows stays in the CPU's caches. ``buf`` is
+    channel-major: each channel's rows of the chunk are one contiguous run of D, copied and
+    transformed as such (the products read row i as a [channels, N] matrix with a row stride).
+    Channels are held in ``order`` (default: D's): its first ``n_weak`` are computed as centred
+    rows (``expm1``), the others as uncentred (``exp``); rows that turn out otherwise are read
+    again from D and recomputed (see :func:`_weak_first`). The log m sums are in D's order.
     """
 
     def __init__(self, M, N, rows, dtype, device, channels=None, order=None, n_weak=0):
         channels = M + 1 if channels is None else channels
         self.buf = torch.zeros((channels, rows, N), dtype=dtype, device=device)
         self.buf[M] = 1.0 / math.sqrt(N)
-        self.neg = torch.empty(M * rows * N, dtype=dtype, device=device)  # [M, r, N] per chunk
         self.M, self.N, self.rows = M, N, rows
         self.cap = _max_distance(dtype, N)
         self.order = None if order is None else torch.as_tensor(order, device=device)
+        self.order_np = None if order is None else np.asarray(order)
         self.n_weak = int(n_weak)
 
     def _copy_capped(self, src, out):
@@ -86,12 +87,22 @@ class _Chunk:
         if self.order is None:
             torch.clamp(src, max=self.cap, out=out)
         else:
-            torch.index_select(src, 0, self.order, out=out)
+            if out.is_contiguous():
+                torch.index_select(src, 0, self.order, out=out)
+            else:  # the last, shorter chunk: a strided view of the buffer
+                out.copy_(torch.index_select(src, 0, self.order))
             out.clamp_(max=self.cap)
 
     def _flat_rows(self, uu, ii, device):
         """Rows of ``buf.view(-1, N)`` of channels uu, chunk rows ii."""
         return torch.from_numpy(uu * self.rows + ii).to(device)
+
+    def _rows_again(self, src, uu, ii):
+        """``-min(D, cap)`` of the chunk's rows ii of the buffer's channels uu, read again from
+        the chunk ``src`` of D [M, r, N] (their buffer rows already hold exp or expm1 of it)."""
+        du = uu if self.order_np is None else self.order_np[uu]
+        rows = src[torch.from_numpy(du).to(src.device), torch.from_numpy(ii).to(src.device)]
+        return rows.to(self.buf.dtype).clamp_(max=self.cap).neg_()
 
     def load(self, D, i0, i1, name, device):
         """Fill X for rows i0:i1; returns (X [r, channels, N] -- a view of the channel-major
@@ -99,16 +110,15 @@ class _Chunk:
         float64, in D's order)."""
         r, M, N = i1 - i0, self.M, self.N
         X = self.buf[:M, :r]  # [M, r, N]
-        neg = self.neg[:M * r * N].view(M, r, N)
         src = D[:, i0:i1, :]
         if src.device != device:
             src = src.to(device)
         # -D, capped (the cap: no subnormal numbers, see _max_distance). NaN, -inf or negative
         # distances make the minimum of min(D, cap) NaN or < 0.
-        self._copy_capped(src, neg)
-        if not bool(torch.amin(neg) >= 0):
+        self._copy_capped(src, X)
+        if not bool(torch.amin(X) >= 0):
             raise _value_error(D[:, i0:i1, :], name, offset=(0, i0)) or ValueError(f"{name} contains invalid values")
-        neg.neg_()
+        X.neg_()
         W = self.n_weak
         # Uncentred rows: C = exp(-D) and s = N m (float32 sums). Centred rows: C - 1 = expm1(-D),
         # float32's relative precision where C itself, near 1, has only its absolute precision
@@ -117,19 +127,19 @@ class _Chunk:
         s64 = np.empty((M, r))
         t = np.zeros((M, r))
         if W < M:
-            _ufunc("exp", neg[W:], X[W:])
+            _ufunc("exp", X[W:])
             s64[W:] = torch.sum(X[W:], dim=-1).cpu().numpy()
         if W:
-            _ufunc("expm1", neg[:W], X[:W])
+            _ufunc("expm1", X[:W])
             t[:W] = _sum64(X[:W])
             s64[:W] = N + t[:W]
         centred = s64 > CENTRE_ABOVE * N
         np_dtype = np.float32 if X.dtype == torch.float32 else np.float64
-        flat, negflat = self.buf.view(-1, N), neg.view(-1, N)
+        flat = self.buf.view(-1, N)
         # rows computed the other way than they turned out: recomputed, into place
         uu, ii = np.nonzero(~centred[:W])  # expected centred, are not: C
         if len(uu):
-            c = _ufunc("exp", torch.index_select(negflat, 0, torch.from_numpy(uu * r + ii).to(X.device)))
+            c = _ufunc("exp", self._rows_again(src, uu, ii))
             s64[uu, ii] = torch.sum(c, dim=-1).cpu().numpy()
             t[uu, ii] = 0.0
             flat.index_copy_(0, self._flat_rows(uu, ii, X.device), c)
@@ -139,7 +149,7 @@ class _Chunk:
         uu, ii = np.nonzero(centred[W:])  # expected uncentred, are centred: C - 1
         if len(uu):
             uu = uu + W
-            e = _ufunc("expm1", torch.index_select(negflat, 0, torch.from_numpy(uu * r + ii).to(X.device)))
+            e = _ufunc("expm1", self._rows_again(src, uu, ii))
             t[uu, ii] = _sum64(e)
             s64[uu, ii] = N + t[uu, ii]
             e.sub_(torch.from_numpy((t[uu, ii] / N).astype(np_dtype)).to(X.device)[:, None])

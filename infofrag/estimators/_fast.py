@@ -7,14 +7,14 @@ in two levels of blocks, see ``_SYM_BLOCK``), into reused buffers laid out once 
 (:class:`_GramPlan`); ``a`` comes out of the same products (a constant extra channel, see
 :class:`_Chunk`). The channels expected to have nearly constant rows are put first (see
 ``_weak_first``), so that ``exp`` and ``expm1`` each run over one contiguous range. On the CPU,
-independent single-threaded workers take the chunks in a fixed assignment and their sums are
-merged in a fixed order.
+independent single-threaded workers take groups of chunks in a fixed assignment and their sums
+are merged in a fixed order.
 
-What bounds it (M = 500, N = 1,000, one core, MKL): the products run at ~87-90% of torch.matmul's
+What bounds it (M = 500, N = 1,000, one core, MKL): the products run at ~85-88% of torch.matmul's
 multiply-add rate (smaller GEMMs than one full [M, N] x [N, M] product; ~8% more multiply-adds
 than the pairs need: whole diagonal squares, padding); the rest -- copying the chunk out of D
-(memory-bound), exp/expm1, the row sums, the per-row bookkeeping, log1p of the Gram products --
-costs about half as much again as the products (docs/benchmarks.md has the breakdown).
+(memory-bound), exp/expm1, the row sums, the per-chunk bookkeeping, log1p of the Gram products --
+costs about 40% as much again as the products (docs/benchmarks.md has the breakdown).
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def _chunk_rows(M, K, N, sym, chunk_rows, max_memory, dtype, device):
     """Sample rows per chunk: the caller's choice, else what fits the working-buffer target."""
     itemsize = torch.finfo(dtype).bits // 8
     gram = _plan_layout(M, K, sym).size
-    channels = _padded(M) + M + (0 if sym else _padded(K) + K)  # X and -D of each stack
+    channels = _padded(M) + (0 if sym else _padded(K))  # the chunk buffer of each stack
     per_row = (channels * N + gram) * itemsize
     if chunk_rows is None:
         target = _GPU_CHUNK_BYTES if device.type == "cuda" else _CPU_CHUNK_BYTES
