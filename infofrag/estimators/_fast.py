@@ -34,11 +34,11 @@ from ._constants import DEFAULT_MAX_MEMORY
 _CPU_CHUNK_BYTES = 8 * 2**20
 _GPU_CHUNK_BYTES = 512 * 2**20
 # On the CPU the Gram products of several chunks (about this many bytes of them) are held before
-# their log1p and their sum over rows run, each as one pass: with large M a chunk is a single
-# row, and a float64 accumulation of every row costs about as much as its log1p (measured at
-# M = 500, N = 1,000: ~4% of the time). The sum over a group's rows is a float32 cascade sum, as
-# over the rows of one larger chunk. Groups are made only where there are at least
-# _MIN_GROUPS of them, so that up to that many workers share the rows evenly.
+# their log1p and their sum over rows run, each as one pass: with large M a chunk holds one or a
+# few rows, and a float64 accumulation of every chunk costs about as much as its log1p (measured
+# at M = 500, N = 1,000 with one-row chunks: ~4% of the time). The sum over a group's rows is a
+# float32 cascade sum, as over the rows of one larger chunk. Groups are made only where there are
+# at least _MIN_GROUPS of them, so that up to that many workers share the rows evenly.
 _CPU_GRAM_GROUP_BYTES = 4 * 2**20
 _MIN_GROUPS = 64
 _BLOCK = 128  # channel block of the Gram products of two stacks (every block against all of D_b)
