@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 import pytest
+import yaml
 
 from infofrag import store
 from infofrag.circle_fusion import ensemble_size_sweep
@@ -48,7 +49,8 @@ def test_sweep_in_the_job_equals_a_serial_sweep(run):
     result = json.loads((run / "boost" / "boost.json").read_text())
     sim = store.similarity.read(run / "similarity.zarr")
     sample = store.sample.read(run / "sample.zarr")
-    keep = [str(c) for c, b in zip(sim["channel_id"].values, sim["info_bits"].values) if b > 0.01]
+    threshold = yaml.safe_load((run.parent / "config.yaml").read_text())["hotspots"]["info_threshold"]
+    keep = [str(c) for c, b in zip(sim["channel_id"].values, sim["info_bits"].values) if b > threshold]
     assert len(keep) >= 3, f"the tiny circle run learnt too little: {len(keep)} informative channels"
     paths = [run / "fingerprints" / c.rsplit("/", 1)[0] / f"ch{c.rsplit('/', 1)[1]}.zarr" for c in keep]
     D, _ = store.fingerprint.read_distances(paths)

@@ -195,45 +195,39 @@ def _accumulate(Da, Db, layout, rows, dtype, device, orders, groups, out):
     a_a = torch.empty((rows, M), dtype=dtype, device=device)
     a_b = a_a if sym else torch.empty((rows, K), dtype=dtype, device=device)
     plans = {}
-    filled = 0  # rows of gflat holding products not yet summed
-    group_ends = {group[-1] for group in groups}
-
-    def add_group(n):
-        g = gflat[:n * S].view(n, S)
+    for group in groups:
+        filled = 0  # rows of gflat holding this group's products
+        for i0 in group:
+            i1 = min(N, i0 + rows)
+            r = i1 - i0
+            Xa, la = ca.load(Da, i0, i1, "D_a", device)
+            out.lm_a += la  # (in D's order)
+            if sym:
+                Xb = Xa
+            else:
+                Xb, lb = cb.load(Db, i0, i1, "D_b", device)
+                out.lm_b += lb
+            aa, ab = a_a[:r], a_b[:r]
+            if (r, filled) not in plans:
+                g = gflat[filled * S:(filled + r) * S].view(r, S)
+                plans[r, filled] = _GramPlan(Xa, Xb, aa, ab, g, layout, K)
+            plans[r, filled].run()
+            if not sym:  # self terms of both stacks (symmetric case: in the diagonal blocks)
+                for X, a, h, n in ((Xa, aa, out.h_a, M), (Xb, ab, out.h_b, K)):
+                    d = torch.linalg.vecdot(X[:, :n], X[:, :n]).to(torch.float64)
+                    a64 = a.to(torch.float64)
+                    h += torch.log1p(d - a64 * a64).sum(0)
+            filled += r
+        g = gflat[:filled * S].view(filled, S)
         if device.type == "cpu":
             gn = g.numpy()
             np.log1p(gn, out=gn)  # numpy's SIMD log1p: ~2.5x torch's on the CPU
         else:
             g.log1p_()
-        if n == 1:
+        if filled == 1:
             out.acc_flat += g[0]
         else:
-            out.acc_flat += torch.sum(g, 0, out=gsum)  # cascade sum: ~eps log2(n)
-
-    for i0 in (i0 for group in groups for i0 in group):
-        i1 = min(N, i0 + rows)
-        r = i1 - i0
-        Xa, la = ca.load(Da, i0, i1, "D_a", device)
-        out.lm_a += la  # (in D's order)
-        if sym:
-            Xb = Xa
-        else:
-            Xb, lb = cb.load(Db, i0, i1, "D_b", device)
-            out.lm_b += lb
-        aa, ab = a_a[:r], a_b[:r]
-        if (r, filled) not in plans:
-            g = gflat[filled * S:(filled + r) * S].view(r, S)
-            plans[r, filled] = _GramPlan(Xa, Xb, aa, ab, g, layout, K)
-        plans[r, filled].run()
-        if not sym:  # self terms of both stacks (symmetric case: in the diagonal blocks)
-            for X, a, h, n in ((Xa, aa, out.h_a, M), (Xb, ab, out.h_b, K)):
-                d = torch.linalg.vecdot(X[:, :n], X[:, :n]).to(torch.float64)
-                a64 = a.to(torch.float64)
-                h += torch.log1p(d - a64 * a64).sum(0)
-        filled += r
-        if i0 in group_ends:
-            add_group(filled)
-            filled = 0
+            out.acc_flat += torch.sum(g, 0, out=gsum)  # cascade sum: ~eps log2(rows)
 
 
 def _in_threads(run, groups, parts, threads):
