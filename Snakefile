@@ -1,5 +1,6 @@
 # infofrag: which pieces of information does training find again and again?
 #   sample -> train* -> encode* -> fingerprint* -> similarity* -> gather -> hotspots -> boost -> summary
+#                             encode* -> scores* -> summary                       (MIG, SAP, DCI)
 #                             encode* -> spaces* -> spaces_gather -> summary   (whole latent spaces)
 # Run:     snakemake --cores 2 --configfile config/demo.yaml
 # Report:  snakemake --configfile config/demo.yaml --report results/report.html
@@ -15,6 +16,7 @@ include: "rules/common.smk"
 include: "rules/sample.smk"
 include: "rules/train.smk"
 include: "rules/encode.smk"
+include: "rules/scores.smk"
 include: "rules/fingerprint.smk"
 include: "rules/similarity.smk"
 include: "rules/gather.smk"
@@ -37,12 +39,7 @@ onstart:
     # A run starts (not a dry run): this machine's memory for local jobs, then claim the
     # results directory for this config.
     if workflow.local_exec:
-        resources.check(
-            config,
-            list(MEMBERS.values()),
-            config["similarity"]["block_size"],
-            resources.available_mb(),
-        )
+        resources.check(config, list(MEMBERS.values()), resources.available_mb())
     ownership.claim(RESULTS, OWNER)
 
 

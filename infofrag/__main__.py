@@ -41,11 +41,11 @@ def cmd_check_config(args) -> int:
     ifc.check_imported_files(cfg)
     ms, bs = ifc.members(cfg), ifc.blocks(cfg)
     limit = resources.available_mb() if args.mem_mb is None else args.mem_mb
-    resources.check(cfg, ms, cfg["similarity"]["block_size"], limit or None)
+    resources.check(cfg, ms, limit or None)
     print(f"{args.config}: valid. {len(ms)} members, "
           f"{sum(m.latent_dim for m in ms)} channels, {len(bs)} blocks, "
           f"{len(ifc.block_pairs(cfg))} similarity shards")
-    need = resources.mem_mb(cfg, ms, cfg["similarity"]["block_size"])
+    need = resources.mem_mb(cfg, ms)
     print("memory per job (MB): " + ", ".join(f"{r} {v}" for r, v in need.items()))
     return 0
 

@@ -34,8 +34,10 @@ import numpy as np
 import torch
 
 import infofrag
+from infofrag.defaults import default
 from infofrag.devices import resolve_device
 from infofrag.estimators import DEFAULT_MIN_BITS, DIAGONAL_TOL
+from infofrag.measures import empty, nmi_vi
 from infofrag.estimators._fusion import FusedTerms, FusionTargets, hot_path_supports
 from infofrag.values import finite_or_none
 
@@ -135,8 +137,8 @@ def _objective_terms(shared, h_a, h_b, n_points, min_bits=DEFAULT_MIN_BITS) -> d
     collapses. The shifted NMI floors ``log2 N - H`` the same way (a fused channel that tells
     every point apart has ``H = log2 N``).
     """
-    den = torch.sqrt(torch.clamp(h_a, min=min_bits) * torch.clamp(h_b, min=min_bits))
-    nmi = torch.where(h_b > min_bits, shared / den, torch.zeros_like(shared))
+    never = torch.zeros_like(h_b, dtype=torch.bool)  # the fused side is floored, never "empty"
+    nmi, _ = nmi_vi(shared, torch.clamp(h_a, min=min_bits), h_b, never, empty(h_b, min_bits))
     vi = h_a + h_b - 2 * shared
     log_n = math.log2(n_points)
     gap = torch.clamp(log_n - h_a, min=min_bits) * torch.clamp(log_n - h_b, min=min_bits)
@@ -190,18 +192,18 @@ class _StepMeasures:
 
 def fuse(
     target_D,
-    dim: int = 2,
-    objective: str = "nmi_shifted",
-    steps: int = 500,
-    lr: float = 0.05,
-    seed: int = 0,
+    dim: int = default("boost.dim"),
+    objective: str = default("boost.objective"),
+    steps: int = default("boost.steps"),
+    lr: float = default("boost.lr"),
+    seed: int = default("boost.seed"),
     init=None,
     device="auto",
     log_every: int = 100,
     logvar_bounds: tuple = LOGVAR_BOUNDS,
     init_logvar: float = -3.0,
     dtype=torch.float32,
-    optimizer: str = "adam",
+    optimizer: str = default("boost.optimizer"),
 ) -> FusionResult:
     """Fuse ``K`` target channels into one ``dim``-dimensional representation.
 
@@ -288,7 +290,7 @@ class _Bounds:
         return torch.logit(frac)
 
 
-def _check_arguments(objective, dim, steps, lr, logvar_bounds, init_logvar, optimizer="adam"):
+def _check_arguments(objective, dim, steps, lr, logvar_bounds, init_logvar, optimizer):
     """``dim`` and ``steps`` as ints and the log-variance bounds; ValueError for anything invalid."""
     if objective not in OBJECTIVES:
         raise ValueError(f"objective must be one of {OBJECTIVES}; got {objective!r}")
@@ -336,7 +338,7 @@ def _starting_point(init, targets, dim, seed, init_logvar):
     return mu0, lv0 - 2 * torch.log(scale)
 
 
-def _optimise(mu_p, raw_p, bounds, measures, objective, steps, lr, log_every, optimizer="adam"):
+def _optimise(mu_p, raw_p, bounds, measures, objective, steps, lr, log_every, optimizer):
     """Adam (or plain SGD) on the parameters, stopped by the first non-finite objective or gradient.
 
     Returns ``(curve, status, message, (mu, raw))`` with the last parameters whose objective and

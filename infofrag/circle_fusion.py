@@ -17,6 +17,7 @@ import torch
 
 import infofrag
 from infofrag.boost import OBJECTIVES, check_targets, fuse
+from infofrag.defaults import default
 from infofrag.devices import resolve_device
 from infofrag.values import finite_or_none
 
@@ -59,10 +60,10 @@ def continuity(mu, logvar, angles) -> float:
 def ensemble_size_sweep(
     channel_D,
     sizes=(2, 3, 5, 10, 20, 50),
-    repeats: int = 5,
-    objectives=("nmi", "vi", "info"),
+    repeats: int = default("boost.repeats"),
+    objectives=tuple(default("boost.objectives")),
     angles=None,
-    seed: int = 0,
+    seed: int = default("boost.seed"),
     workers: int = 1,
     **fuse_kw,
 ) -> list:

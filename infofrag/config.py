@@ -3,7 +3,8 @@
 The Snakefile and the library share this module, so a config means the same thing in a
 rule, a script, a test and a notebook. Validation happens in two layers:
 
-1. the JSON schema (``config/schema.yaml``) -- types, ranges, known names; it fills defaults;
+1. the JSON schema (``infofrag/schema.yaml``, package data) -- types, ranges, known names; it
+   fills defaults, and it is the only place a default is written (:func:`default`);
 2. :func:`check_semantics` -- what a schema cannot say (the fingerprint sample larger than the
    dataset, a block size larger than the ensemble, an override of a member that does not exist,
    two members that would train the identical model, an architecture that does not fit the data).
@@ -25,7 +26,7 @@ import yaml
 from .errors import ConfigError
 from .methods import DEFAULT_METHOD, METHODS, value_label
 
-SCHEMA_PATH = Path(__file__).resolve().parent.parent / "config" / "schema.yaml"
+from .defaults import SCHEMA_PATH, default, schema  # noqa: F401  (the schema, package data; its defaults)
 
 #: dSprites factor grid size (3 shapes x 6 scales x 40 orientations x 32 x 32 positions)
 DSPRITES_SIZE = 3 * 6 * 40 * 32 * 32
@@ -38,8 +39,12 @@ DIGITS_N = 1797
 # --------------------------------------------------------------------------- schema
 
 def load_schema(path: str | Path = SCHEMA_PATH) -> dict:
+    if Path(path) == SCHEMA_PATH:
+        return copy.deepcopy(schema())
     with open(path) as fh:
         return yaml.safe_load(fh)
+
+
 
 
 def _fill_defaults(instance, schema):
@@ -170,6 +175,16 @@ class Member:
     @property
     def trained(self) -> bool:
         return self.train is not None
+
+    @property
+    def posteriors_only(self) -> bool:
+        """An imported member given as a posteriors file: no encoder, no decoder."""
+        return not self.trained and self.source["kind"] == "posteriors"
+
+    @property
+    def has_encoder(self) -> bool:
+        """A trained member, or an imported checkpoint (its entry point encodes)."""
+        return not self.posteriors_only
 
     def __getattr__(self, key):  # a trained member's settings: m.steps, m.beta, m.tc_weight, ...
         train = self.__dict__.get("train") or {}
@@ -314,16 +329,17 @@ class Block:
     members: tuple[str, ...]
 
 
-def blocks(config: dict) -> list[Block]:
+def blocks(config: dict, members_: list | None = None) -> list[Block]:
     """Blocks of at most ``similarity.block_size`` members, never mixing groups.
 
     Blocks are per group and filled in member order, so adding seeds (or values, or methods)
     appends members to the last block of each group (or adds new blocks) without moving any
     existing member into another block: existing full blocks and their shards stay valid.
+    ``members_``: the config's members when already computed (:func:`members`).
     """
     size = config["similarity"]["block_size"]
     groups: dict[str, list[str]] = {}
-    for m in members(config):
+    for m in members(config) if members_ is None else members_:
         groups.setdefault(m.group, []).append(m.name)
     out = []
     for group, names in groups.items():
@@ -332,10 +348,34 @@ def blocks(config: dict) -> list[Block]:
     return out
 
 
-def block_pairs(config: dict) -> list[tuple[str, str]]:
+def block_pairs(config: dict, blocks_: list | None = None) -> list[tuple[str, str]]:
     """Unordered block pairs (i <= j in block order): one similarity shard each."""
-    names = [b.name for b in blocks(config)]
+    names = [b.name for b in (blocks(config) if blocks_ is None else blocks_)]
     return [(names[i], names[j]) for i in range(len(names)) for j in range(i, len(names))]
+
+
+@dataclasses.dataclass(frozen=True)
+class Ensemble:
+    """A validated config's members (in order), blocks and block pairs, computed once."""
+
+    members: dict  # name -> Member
+    blocks: dict  # name -> Block
+    pairs: list  # (block, block)
+
+    @property
+    def trained(self) -> list[str]:
+        return [n for n, m in self.members.items() if m.trained]
+
+    @property
+    def imported(self) -> dict:
+        return {n: m for n, m in self.members.items() if not m.trained}
+
+
+def ensemble(config: dict) -> Ensemble:
+    """The :class:`Ensemble` of a validated config."""
+    ms = members(config)
+    bs = blocks(config, ms)
+    return Ensemble({m.name: m for m in ms}, {b.name: b for b in bs}, block_pairs(config, bs))
 
 
 # --------------------------------------------------------------------------- semantics
@@ -355,7 +395,7 @@ def dataset_size(dataset_cfg: dict) -> int | None:
     return None
 
 
-def _check_ensemble(config: dict) -> None:
+def _check_ensemble(config: dict) -> list[Member]:
     """The members: some there, names unique, overrides of existing members with their method's
     settings, no two training the identical model, imported members fully described."""
     ens = config["ensemble"]
@@ -406,6 +446,7 @@ def _check_ensemble(config: dict) -> None:
             raise ConfigError(f"config key 'ensemble.overrides.{m.name}': member '{m.name}' would train "
                               f"exactly the same model as '{seen[key]}' (duplicate member)")
         seen[key] = m.name
+    return ms
 
 
 def check_semantics(config: dict) -> None:
@@ -431,8 +472,7 @@ def check_semantics(config: dict) -> None:
             raise ConfigError(f"config key 'model.arch': '{arch}' takes {want}x{want} images but "
                               f"dataset.image_size is {have}")
 
-    _check_ensemble(config)
-    n_members = len(members(config))
+    n_members = len(_check_ensemble(config))
     bs = config["similarity"]["block_size"]
     if bs > n_members:
         raise ConfigError(f"config key 'similarity.block_size': {bs} is larger than the ensemble "

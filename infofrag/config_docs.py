@@ -1,4 +1,4 @@
-"""The configuration reference, ``config/README.md``, generated from ``config/schema.yaml``.
+"""The configuration reference, ``config/README.md``, generated from ``infofrag/schema.yaml``.
 
     python -m infofrag.config_docs > config/README.md
 
@@ -20,7 +20,7 @@ COMMAND = "python -m infofrag.config_docs > config/README.md"
 _PREAMBLE = f"""\
 # Configuration
 
-<!-- Generated from config/schema.yaml by `{COMMAND}`; edit the schema, not this page. -->
+<!-- Generated from infofrag/schema.yaml by `{COMMAND}`; edit the schema, not this page. -->
 
 A workflow config is a YAML file given to Snakemake with `--configfile` (without one, the
 Snakefile uses `config/demo.yaml`). Shipped configs:

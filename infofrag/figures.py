@@ -190,7 +190,7 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
     and ``message`` (the text shown instead, or under the matrix).
     """
     title = "Hotspots: OPTICS on the channels' " + (
-        "VI" if result.get("distance", "vi") == "vi" else "-log NMI") + " distance"
+        "VI" if result["distance"] == "vi" else "-log NMI") + " distance"
     order = list(result.get("optics", {}).get("ordering", []))
     if len(order) < 2:
         message = result.get("message") or "fewer than two informative channels"
@@ -213,7 +213,7 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
         # channels at or below the information threshold are masked (drawn grey), never shown
         # with the NMI of a nearly empty channel (see informative_factor_nmi)
         fnmi = informative_factor_nmi(ds["factor_nmi"].transpose("a", "factor").values,
-                                      ds["info_bits"].values, float(result.get("info_threshold", 0.0)))[order]
+                                      ds["info_bits"].values, float(result["info_threshold"]))[order]
         masked = int(np.isnan(fnmi).all(axis=1).sum())
         if k > 1:
             fnmi = _block_nanmean(fnmi, k)
@@ -241,7 +241,7 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
     ax_r.scatter(np.flatnonzero(~finite), heights[~finite], marker="^", color="k", s=14,
                  label="infinite\n(start of OPTICS)", zorder=3)
     ax_r.set_ylim(0, top * 1.32)
-    ax_r.set_ylabel("reachability\n(" + ("VI, bits" if result.get("distance", "vi") == "vi" else "-ln NMI") + ")")
+    ax_r.set_ylabel("reachability\n(" + ("VI, bits" if result["distance"] == "vi" else "-ln NMI") + ")")
     ax_r.tick_params(labelbottom=False)
     ax_r.set_title(f"{title}\n{result.get('n_hotspots', 0)} hotspots among {n} informative channels "
                    f"({result.get('n_channels', n)} in all)", fontsize=12)
@@ -291,7 +291,7 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
         ax_f.set_xticks(np.arange(nf))
         ax_f.set_xticklabels(factors, rotation=90, fontsize=9)
         ax_f.tick_params(labelleft=False, left=False)
-        ax_f.set_title("NMI with\nfactor" + (f"\n(grey: <= {result.get('info_threshold', 0):g} bits)"
+        ax_f.set_title("NMI with\nfactor" + (f"\n(grey: <= {result['info_threshold']:g} bits)"
                                              if masked else ""), fontsize=9)
     else:
         ax_m.text(1.01, 0.5, "no ground-truth factors", rotation=90, transform=ax_m.transAxes,

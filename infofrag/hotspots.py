@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .atomic import atomic_path, write_json
+from .defaults import default
 from .values import finite_or_none
 
 log = logging.getLogger(__name__)
@@ -33,7 +34,7 @@ CLUSTER_METHODS = ("xi", "dbscan")
 NMI_FLOOR = 1e-12
 
 
-def channel_distances(ds, distance: str = "vi") -> np.ndarray:
+def channel_distances(ds, distance: str = default("hotspots.distance")) -> np.ndarray:
     """The symmetric ``[M, M]`` distance between all channels of the store, zero diagonal.
 
     ``"vi"``: the generalised VI in bits, tiny negative estimates clipped to 0;
@@ -99,6 +100,7 @@ def _effective_min_samples(min_samples, n):
 class _Channels:
     """What the store says about each channel along dim ``a`` (arrays of length M)."""
 
+    ids: np.ndarray  # channel ids, <member>/<channel>
     members: np.ndarray
     channels: np.ndarray
     betas: np.ndarray
@@ -113,12 +115,12 @@ class _Channels:
 
 def find_hotspots(
     ds,
-    info_threshold: float = 0.01,
-    distance: str = "vi",
-    min_samples=3,
-    xi: float = 0.05,
+    info_threshold: float = default("hotspots.info_threshold"),
+    distance: str = default("hotspots.distance"),
+    min_samples=default("hotspots.min_samples"),
+    xi: float = default("hotspots.xi"),
     min_cluster_size=None,
-    cluster_method: str = "xi",
+    cluster_method: str = default("hotspots.cluster_method"),
     eps: float | None = None,
 ) -> dict:
     """Find hotspots in a gathered similarity store; return a JSON-serialisable dict.
@@ -198,7 +200,8 @@ def _read_channels(ds) -> _Channels:
         factor_names, factor_nmi = [], np.zeros((m_all, 0))
     n_members = int(ds.attrs.get("n_members", len(np.unique(members))))
     nmi = np.asarray(ds["nmi"].values, dtype=np.float64)
-    return _Channels(members, channels, betas, methods, groups, info, factor_names, factor_nmi, n_members,
+    ids = np.array([f"{m}/{c}" for m, c in zip(members, channels)], dtype=object)
+    return _Channels(ids, members, channels, betas, methods, groups, info, factor_names, factor_nmi, n_members,
                      0.5 * (nmi + nmi.T))
 
 
@@ -234,6 +237,7 @@ def _empty_result(info_threshold, distance, settings, ch, keep) -> dict:
         "distance": distance,
         "n_channels": int(len(ch.members)),
         "n_informative": int(len(keep)),
+        "informative": [str(c) for c in ch.ids[keep]],
         "n_members": ch.n_members,
         "factors": ch.factor_names,
         "n_hotspots": 0,

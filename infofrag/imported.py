@@ -157,15 +157,15 @@ class ImportedModel:
         except StopIteration:
             return torch.device("cpu")
 
-    def encode(self, x, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    def encode(self, x, points_per_pass: int = 256) -> tuple[np.ndarray, np.ndarray]:
         """Posteriors of ``x`` [N, ...] as float32 numpy [N, latent_dim], checked."""
         import torch
 
         dev = self._device()
         mus, lvs = [], []
         with torch.inference_mode():
-            for i in range(0, len(x), batch_size):
-                xb = torch.as_tensor(np.asarray(x[i:i + batch_size]), dtype=torch.float32).to(dev)
+            for i in range(0, len(x), points_per_pass):
+                xb = torch.as_tensor(np.asarray(x[i:i + points_per_pass]), dtype=torch.float32).to(dev)
                 out = self._encode(xb)
                 if not (isinstance(out, (tuple, list)) and len(out) == 2):
                     raise DataFileError(f"'{self.checkpoint}': the encoder of entry point '{self.entry_point}' "

@@ -48,6 +48,8 @@ import warnings
 
 import numpy as np
 
+from .defaults import default
+
 __all__ = ["mig", "sap", "dci", "all_metrics", "all_metrics_split", "mig_per_factor", "sap_per_factor",
            "dci_importance", "importance_model", "IMPORTANCES", "GBT_SETTINGS", "FOREST_SETTINGS"]
 
@@ -225,7 +227,7 @@ def _sap_matrix(m, f, varying, train, test, seed, classifier="svm") -> np.ndarra
     return scores
 
 
-def sap_per_factor(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
+def sap_per_factor(mu, factors, seed: int = default("scores.seed"), train_fraction: float = TRAIN_FRACTION,
                    classifier: str = "svm") -> np.ndarray:
     """SAP of each factor ``[F]`` (0 for constant factors); ``classifier`` as in :func:`sap`."""
     m, f, varying = _check(mu, factors, min_points=4)
@@ -234,7 +236,7 @@ def sap_per_factor(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRA
     return np.clip(gaps, 0.0, 1.0)
 
 
-def sap(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
+def sap(mu, factors, seed: int = default("scores.seed"), train_fraction: float = TRAIN_FRACTION,
         classifier: str = "svm") -> float:
     """Separated Attribute Predictability, averaged over the factors that vary.
 
@@ -254,7 +256,7 @@ def sap(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
 # --------------------------------------------------------------------------------------------
 
 
-def importance_model(importance: str = "gbt", seed: int = 0):
+def importance_model(importance: str = default("scores.importance"), seed: int = default("scores.seed")):
     """The (unfitted) classifier whose ``feature_importances_`` make DCI's importance matrix:
     ``"gbt"`` (disentanglement_lib's, :data:`GBT_SETTINGS`) or ``"forest"``
     (:data:`FOREST_SETTINGS`)."""
@@ -287,8 +289,8 @@ def _importance_matrix(m, f, varying, train, test, seed, importance):
     return r, accuracy
 
 
-def dci_importance(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION,
-                   importance: str = "gbt"):
+def dci_importance(mu, factors, seed: int = default("scores.seed"), train_fraction: float = TRAIN_FRACTION,
+                   importance: str = default("scores.importance")):
     """Importance matrix ``R [d, F]`` (columns of constant factors are 0) and the per-factor
     held-out accuracies ``[F]`` (1 for constant factors) of the per-factor classifiers
     (``importance``: ``"gbt"`` or ``"forest"``, see :func:`importance_model`)."""
@@ -336,7 +338,7 @@ def _undefined(d: int, n_varying: int) -> dict:
     return out
 
 
-def dci(mu, factors, seed: int = 0, train_fraction: float = TRAIN_FRACTION, importance: str = "gbt") -> dict:
+def dci(mu, factors, seed: int = default("scores.seed"), train_fraction: float = TRAIN_FRACTION, importance: str = default("scores.importance")) -> dict:
     """DCI over the varying factors: ``dict(disentanglement, completeness, informativeness,
     undefined)``; an undefined score is NaN and ``undefined`` says why ({score: reason})."""
     m, _, varying = _check(mu, factors, min_points=4)
@@ -375,8 +377,8 @@ def _all(m, f, varying, names, train, test, mig_points, seed, sap_classifier, im
     }
 
 
-def all_metrics(mu, factors, factor_names, seed: int = 0, sap_classifier: str = "svm",
-                importance: str = "gbt") -> dict:
+def all_metrics(mu, factors, factor_names, seed: int = default("scores.seed"), sap_classifier: str = "svm",
+                importance: str = default("scores.importance")) -> dict:
     """MIG, SAP (with ``sap_classifier``, see :func:`sap`) and DCI (with ``importance``, see
     :func:`importance_model`) of one set of points: MIG on all of them, SAP and DCI fitted on
     2/3 of them (drawn from ``seed``) and scored on the rest.
@@ -393,8 +395,8 @@ def all_metrics(mu, factors, factor_names, seed: int = 0, sap_classifier: str = 
     return _all(m, f, varying, names, train, test, None, seed, sap_classifier, importance)
 
 
-def all_metrics_split(mu_train, factors_train, mu_test, factors_test, factor_names, seed: int = 0,
-                      sap_classifier: str = "svm", importance: str = "gbt") -> dict:
+def all_metrics_split(mu_train, factors_train, mu_test, factors_test, factor_names, seed: int = default("scores.seed"),
+                      sap_classifier: str = "svm", importance: str = default("scores.importance")) -> dict:
     """As :func:`all_metrics`, on separate training and test points (disentanglement_lib's
     protocol): MIG on the training points; SAP's and DCI's classifiers fitted on the training
     points and scored on the test points. A factor counts as varying when it varies over both

@@ -35,8 +35,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import torch
 
+from .defaults import default
 from .devices import resolve_device
 from .estimators import DEFAULT_MIN_BITS
+from .measures import empty, nmi_vi_scalar
 
 __all__ = ["Estimate", "MonteCarloResult", "monte_carlo"]
 
@@ -117,7 +119,7 @@ def _log_q(z, mu, inv_var, log_norm):
     return -0.5 * (diff * diff * inv_var[None]).sum(-1) - log_norm[None, :]
 
 
-def monte_carlo(mu_a, logvar_a, mu_b=None, logvar_b=None, *, n_samples=20000, seed=0,
+def monte_carlo(mu_a, logvar_a, mu_b=None, logvar_b=None, *, n_samples=20000, seed=default("spaces.seed"),
                 device=None, min_bits=DEFAULT_MIN_BITS, batch_size=None):
     """Monte Carlo information, NMI and VI of whole latent spaces, with standard errors.
 
@@ -270,11 +272,10 @@ def _nmi_estimate(mean, cov, min_bits) -> Estimate:
     ia, iaa, ib, ibb, iab = mean
     num = ia + ib - iab
     ha, hb = 2 * ia - iaa, 2 * ib - ibb
-    inf_a, inf_b = ha > min_bits, hb > min_bits
-    if not (inf_a and inf_b):
-        return Estimate(1.0 if (not inf_a and not inf_b) else 0.0, 0.0)
+    nmi, _ = nmi_vi_scalar(num, ha, hb, min_bits)
+    if empty(ha, min_bits) or empty(hb, min_bits):  # the convention's value: no error
+        return Estimate(nmi, 0.0)
     den = math.sqrt(ha * hb)
-    nmi = num / den
     # gradient of num / sqrt(ha hb) with respect to (ia, iaa, ib, ibb, iab)
     g_num = np.array([1.0, 0.0, 1.0, 0.0, -1.0])
     g_ha = np.array([2.0, -1.0, 0.0, 0.0, 0.0])

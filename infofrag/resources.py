@@ -30,30 +30,32 @@ def _input_size(config) -> int:
     return size * size
 
 
-def estimates(config: dict, members: list, block_size: int) -> dict:
+def estimates(config: dict, members: list) -> dict:
     """Peak bytes of each rule's largest job: {rule: (bytes, the config key that drives it)}."""
     N = config["sample"]["n_points"]
+    block_size = config["similarity"]["block_size"]
     d = max(m.latent_dim for m in members)
-    F = 5  # ground-truth factors at most (dSprites); factor clusterings are N x N each
+    M = len(members) * d
+    classes = 120  # their classes together, at most (dSprites: 113)
     block_channels = block_size * d
-    boost = config.get("boost", {})
-    n_targets = len(members) * d if boost.get("target") != "hotspots" or boost.get("ensemble_sizes") \
-        else max(8, len(members))
+    boost = config["boost"]
+    n_targets = M if boost["target"] != "hotspots" or boost["ensemble_sizes"] else max(8, len(members))
     out = {
         # the sample and its inputs
         "sample": (4 * N * _input_size(config) * 3, "sample.n_points"),
         "encode": (4 * N * _input_size(config) * 3, "sample.n_points"),
-        # Bhattacharyya distances in float64 with their temporaries, the float32 copy, the
-        # factor clusterings as distance matrices and the float64 promotion against them
-        "fingerprint": ((6 * 8 + 4 + F * 8 + 8) * N * N, "sample.n_points"),
-        # two blocks of fingerprints in float32, their reading buffers, the kernel's buffers
-        "similarity": (2 * 2 * 4 * block_channels * N * N + 64 * MB, "similarity.block_size"),
+        # one channel at a time: its Bhattacharyya distances in float64 with their temporaries, the
+        # float32 copy, the coefficients and deviations, the factors' class indicators
+        "fingerprint": ((6 * 8 + 4 + 3 * 8) * N * N + 8 * N * classes, "sample.n_points"),
+        # the kernel's row chunks (bounded) and the shard's [M, K] results, in float64
+        "similarity": (16 * 8 * block_channels ** 2 + 2 * 16 * block_channels * N + 64 * MB,
+                       "similarity.block_size"),
         # pair matrices of all channels (float64), a few at a time
-        "gather": (8 * 8 * (len(members) * d) ** 2, "ensemble"),
-        "hotspots": (8 * 8 * (len(members) * d) ** 2, "ensemble"),
+        "gather": (8 * 8 * M ** 2, "ensemble"),
+        "hotspots": (8 * 8 * M ** 2, "ensemble"),
         # the fused targets' fingerprints and their autograd temporaries, in each of the sweep's two
         # worker processes (the rule's threads) when an ensemble-size sweep is configured
-        "boost": (6 * 4 * n_targets * N * N * (2 if boost.get("ensemble_sizes") else 1), "sample.n_points"),
+        "boost": (6 * 4 * n_targets * N * N * (2 if boost["ensemble_sizes"] else 1), "sample.n_points"),
         # whole spaces: two blocks' float64 fingerprints, the similarity and Bhattacharyya
         # temporaries (N x N each), the Monte Carlo batches (~32 MiB of work each, a few alive)
         "spaces": ((2 * block_size + 16) * 8 * N * N + 256 * MB, "similarity.block_size"),
@@ -63,12 +65,12 @@ def estimates(config: dict, members: list, block_size: int) -> dict:
     return out
 
 
-def mem_mb(config: dict, members: list, block_size: int) -> dict:
+def mem_mb(config: dict, members: list) -> dict:
     """Each rule's memory request (MB): its estimate with a margin, never below its floor."""
-    est = estimates(config, members, block_size)
+    est = estimates(config, members)
     out = dict(FLOOR_MB)
     for rule, (nbytes, _) in est.items():
-        base = BASE_MB["light" if rule in ("gather", "hotspots") else "torch"]
+        base = BASE_MB["light" if rule in ("gather", "hotspots", "fingerprint") else "torch"]
         out[rule] = max(FLOOR_MB[rule], int(math.ceil(1.25 * nbytes / MB)) + base)
     return out
 
@@ -81,18 +83,18 @@ def available_mb() -> int | None:
         return None
 
 
-def check(config: dict, members: list, block_size: int, limit_mb: int | None) -> None:
+def check(config: dict, members: list, limit_mb: int | None) -> None:
     """Refuse a config whose largest job needs more than ``limit_mb`` (naming rule, estimate, key)."""
     if not limit_mb:
         return
-    requests = mem_mb(config, members, block_size)
-    est = estimates(config, members, block_size)
-    skip = set() if config.get("spaces", {}).get("enabled", True) else {"spaces", "spaces_gather"}
+    requests = mem_mb(config, members)
+    est = estimates(config, members)
+    skip = set() if config["spaces"]["enabled"] else {"spaces", "spaces_gather"}
     for rule, need in sorted(requests.items(), key=lambda kv: -kv[1]):
         if rule in est and rule not in skip and need > limit_mb:
             key = est[rule][1]
             raise ConfigError(
                 f"config key '{key}': a {rule} job would need about {need / 1024:.1f} GiB of memory "
                 f"(estimated from sample.n_points = {config['sample']['n_points']}"
-                + (f", similarity.block_size = {block_size}" if rule == "similarity" else "")
+                + (f", similarity.block_size = {config['similarity']['block_size']}" if rule == "similarity" else "")
                 + f"), more than the {limit_mb / 1024:.1f} GiB available; lower '{key}'")

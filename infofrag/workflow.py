@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 from . import provenance
-from .provenance.records import verify_input
+from .provenance.checkout import check_job_code
+from .provenance.records import handed_env, verify_input
 
 #: named inputs that hold files a user brings (no provenance record of their own)
 EXTERNAL_INPUTS = ("data", "imported")
@@ -98,6 +99,8 @@ class Job:
         self.log.info("rule %s %s: %d input(s) -> %s", self.smk.rule, wc or "",
                       len(self.smk.input), ", ".join(self.outputs))
         try:
+            # the package this job imported is the one the workflow run digested, unchanged since
+            check_job_code(handed_env(), self.smk.rule, getattr(self.smk.params, "code", None))
             external = set(self.external_inputs)
             for path in self.inputs:
                 if path not in external and path not in self.verified:

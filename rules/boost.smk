@@ -4,7 +4,7 @@ rule boost:
         similarity=R("similarity.zarr"),
         hotspots=R("hotspots/hotspots.json"),
         sample=R("sample.zarr"),
-        fingerprints=all_fingerprints(),
+        fingerprints=[fingerprint_path(m) for m in MEMBERS],
     output:
         store=directory(R("boost/fused.zarr")),
         json=R("boost/boost.json"),
@@ -34,8 +34,6 @@ rule boost:
         runtime=120,
     params:
         settings=canonical(config["boost"]),
-        info_threshold=config["hotspots"]["info_threshold"],
-        fingerprints=fingerprint_table(),
         code=CODE["boost"],
     script:
         "../scripts/boost.py"

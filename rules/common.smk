@@ -3,16 +3,21 @@ import os
 import sys
 from pathlib import Path
 
-# This checkout's package (the rule scripts do the same through scripts/_checkout.py).
-sys.path.insert(0, str(Path(workflow.basedir)))
+# This checkout's package, first on the path whatever else is installed or on PYTHONPATH (the
+# rule scripts do the same through scripts/_checkout.py, and check it).
+CHECKOUT = str(Path(workflow.basedir).resolve())
+sys.path[:] = [CHECKOUT] + [p for p in sys.path if not (p and Path(p).resolve() == Path(CHECKOUT))]
 
 from snakemake.utils import min_version
 
+import infofrag
 from infofrag import config as ifc
 from infofrag import ownership, resources
 from infofrag.provenance import code_digest, sha256_file
+from infofrag.provenance.records import require_checkout
 from infofrag.values import canonical
 
+require_checkout(infofrag, CHECKOUT)
 min_version("9.0")
 
 # Schema (types, ranges, names; integral floats as integers; defaults filled), then what a
@@ -21,13 +26,15 @@ _valid = ifc.validate(config)
 config.clear()
 config.update(_valid)
 RESULTS = config["results_dir"]
-MEMBERS = ifc.member_table(config)
-BLOCKS = {b.name: b for b in ifc.blocks(config)}
-BLOCK_PAIRS = ifc.block_pairs(config)
+# The members, their blocks and the block pairs (one similarity shard each), computed once.
+ENSEMBLE = ifc.ensemble(config)
+MEMBERS = ENSEMBLE.members
+BLOCKS = ENSEMBLE.blocks
+BLOCK_PAIRS = ENSEMBLE.pairs
+TRAINED = ENSEMBLE.trained
+IMPORTED = ENSEMBLE.imported
 # Each rule's memory request, from estimates of its jobs' peaks (infofrag.resources).
-MEM_MB = resources.mem_mb(
-    config, list(MEMBERS.values()), config["similarity"]["block_size"]
-)
+MEM_MB = resources.mem_mb(config, list(MEMBERS.values()))
 # Which config this results directory belongs to (claimed when a run starts, see Snakefile).
 OWNER = ownership.identity(workflow.configfiles, RESULTS, config)
 
@@ -40,7 +47,6 @@ if workflow.is_main_process:
     resources.check(
         config,
         list(MEMBERS.values()),
-        config["similarity"]["block_size"],
         getattr(workflow.resource_settings.resources.get("mem_mb"), "value", None),
     )
     ownership.check(RESULTS, OWNER, config["take_over_results"])
@@ -50,7 +56,6 @@ DATASET_FILES = ifc.dataset_files(config)
 DATA_DIGESTS = {f: sha256_file(f) for f in DATASET_FILES}
 # Members trained elsewhere: the file each comes from, and what decides its posteriors (the
 # file's content digest, its entry point and that module's source digest).
-IMPORTED = {m.name: m for m in MEMBERS.values() if not m.trained}
 IMPORTED_FILES = {
     name: m.source.get("checkpoint") or m.source["posteriors"]
     for name, m in IMPORTED.items()
@@ -58,7 +63,6 @@ IMPORTED_FILES = {
 IMPORTED_PARAMS = {
     name: canonical(ifc.member_params(m)) for name, m in IMPORTED.items()
 }
-TRAINED = [m for m in MEMBERS if MEMBERS[m].trained]
 
 # Code versions: Snakemake does not track imported package code, so each rule carries the
 # digest of its script and of the infofrag modules the script imports (their behaviour, not
@@ -82,8 +86,8 @@ CODE = {
 }
 # The code version every job records (git commit, dirty flag, package digest) and the package
 # versions: taken once, here, and handed to the jobs in their environment (~0.5 s a job
-# otherwise); never a param (a new commit would rerun everything). A job that finds none, or
-# another checkout's, takes its own (infofrag.provenance.records.code_version).
+# otherwise); never a param (a new commit would rerun everything). A job checks that it runs
+# this checkout's package (infofrag.provenance.records.code_version).
 if workflow.is_main_process:
     from infofrag.provenance.records import code_version_env
 
@@ -93,7 +97,6 @@ if workflow.is_main_process:
 
 wildcard_constraints:
     member=r"[A-Za-z0-9.+-]+(_s\d+)?",
-    channel=r"\d+",
     block_a=r"[A-Za-z0-9.+-]+-\d+",
     block_b=r"[A-Za-z0-9.+-]+-\d+",
 
@@ -111,62 +114,31 @@ def member_params(wc):
     return canonical(MEMBERS[wc.member].train_config())
 
 
-def encode_inputs(wc):
-    """A trained member's checkpoint, or an imported member's own file; and the sample."""
+def model_input(wc):
+    """What a member's encoder is read from: a trained member's checkpoint, or an imported
+    member's own file (a checkpoint or a posteriors file)."""
     if wc.member in IMPORTED_FILES:
-        return {"imported": IMPORTED_FILES[wc.member], "sample": R("sample.zarr")}
-    return {"model": R(f"members/{wc.member}/model.pt"), "sample": R("sample.zarr")}
+        return {"imported": IMPORTED_FILES[wc.member]}
+    return {"model": R(f"members/{wc.member}/model.pt")}
 
 
-def decoder_table():
-    """{member: how to decode its latents} for traversals: a trained member's checkpoint, an
-    imported member's entry point and checkpoint, or None (posteriors only)."""
-    out = {}
-    for name, m in MEMBERS.items():
-        if m.trained:
-            out[name] = {"kind": "trained", "path": R(f"members/{name}/model.pt")}
-        elif m.source["kind"] == "checkpoint":
-            out[name] = {
-                "kind": "checkpoint",
-                **{k: m.source[k] for k in ("checkpoint", "entry_point", "latent_dim")},
-            }
-        else:
-            out[name] = None
-    return out
+def posteriors_path(member):
+    return R(f"posteriors/{member}.zarr")
 
 
-def fingerprint_path(member, channel):
-    return R(f"fingerprints/{member}/ch{channel}.zarr")
+def fingerprint_path(member):
+    return R(f"fingerprints/{member}.zarr")
 
 
-def fingerprints_of(member_names):
-    return [
-        fingerprint_path(m, c)
-        for m in member_names
-        for c in range(MEMBERS[m].latent_dim)
-    ]
+def block_fingerprints(block):
+    """The fingerprint stores of a block's members, in member order."""
+    return [fingerprint_path(m) for m in BLOCKS[block].members]
 
 
-def all_fingerprints():
-    return fingerprints_of(MEMBERS)
-
-
-def fingerprint_table():
-    """{channel id: fingerprint store} of every channel of the ensemble."""
-    return {
-        f"{m}/{c}": fingerprint_path(m, c)
-        for m in MEMBERS
-        for c in range(MEMBERS[m].latent_dim)
-    }
+def block_posteriors(block):
+    """The posteriors stores of a block's members, in member order."""
+    return [posteriors_path(m) for m in BLOCKS[block].members]
 
 
 def shard_path(pair):
     return R(f"similarity/shards/{pair[0]}__{pair[1]}.zarr")
-
-
-def shard_inputs(wc):
-    """Fingerprints of every channel of the members of both blocks of a shard."""
-    names = list(BLOCKS[wc.block_a].members)
-    if wc.block_b != wc.block_a:
-        names += list(BLOCKS[wc.block_b].members)
-    return fingerprints_of(names)

@@ -1,17 +1,16 @@
 rule fingerprint:
-    """One channel's fingerprint: its N x N Bhattacharyya distances, information, factor NMI.
-    A light job (numpy only; thousands of them at the paper's scale): infofrag.stages.fingerprint.
-    """
+    """One member's compact fingerprints: each channel's posteriors, information terms and
+    factor NMI. A light job (numpy only; one per member): infofrag.stages.fingerprint."""
     input:
         posteriors=R("posteriors/{member}.zarr"),
         sample=R("sample.zarr"),
     output:
-        store=directory(R("fingerprints/{member}/ch{channel}.zarr")),
-        prov=R("fingerprints/{member}/ch{channel}.zarr.prov.json"),
+        store=directory(R("fingerprints/{member}.zarr")),
+        prov=R("fingerprints/{member}.zarr.prov.json"),
     log:
-        R("logs/fingerprint/{member}/ch{channel}.log"),
+        R("logs/fingerprint/{member}.log"),
     benchmark:
-        R("benchmarks/fingerprint/{member}/ch{channel}.tsv")
+        R("benchmarks/fingerprint/{member}.tsv")
     conda:
         "../envs/torch.yaml"
     threads: 1

@@ -2,8 +2,7 @@ rule gather:
     """Assemble the shards into one labelled store: results/similarity.zarr."""
     input:
         shards=[shard_path(p) for p in BLOCK_PAIRS],
-        fingerprints=all_fingerprints(),
-        scores=[R(f"scores/{m}.json") for m in MEMBERS],
+        fingerprints=[fingerprint_path(m) for m in MEMBERS],
     output:
         store=directory(R("similarity.zarr")),
         prov=R("similarity.zarr.prov.json"),
@@ -18,9 +17,7 @@ rule gather:
         runtime=30,
     params:
         members={name: m.labels() for name, m in MEMBERS.items()},
-        n_channels={name: m.latent_dim for name, m in MEMBERS.items()},
-        fingerprints=fingerprint_table(),
-        scores={m: R(f"scores/{m}.json") for m in MEMBERS},
+        bounded_below=BOUNDED_BELOW,
         code=CODE["gather"],
     script:
         "../scripts/gather.py"

@@ -1,14 +1,28 @@
+# How each member's latents are decoded for traversals (its files are the rule's inputs, in the
+# same order: `models` for trained members, `imported` for imported checkpoints).
+DECODERS = {
+    name: (
+        {"kind": "trained"}
+        if m.trained
+        else None
+        if m.posteriors_only
+        else {"kind": "checkpoint", "entry_point": m.source["entry_point"], "latent_dim": m.latent_dim}
+    )
+    for name, m in MEMBERS.items()
+}
+
+
 rule hotspots:
     """Hotspots: OPTICS on the channel distances; table, figures, latent traversals."""
     input:
         similarity=R("similarity.zarr"),
         models=[R(f"members/{m}/model.pt") for m in TRAINED],
         imported=[
-            m.source["checkpoint"]
-            for m in IMPORTED.values()
-            if "checkpoint" in m.source
+            IMPORTED_FILES[m]
+            for m, spec in DECODERS.items()
+            if spec and spec["kind"] == "checkpoint"
         ],
-        posteriors=[R(f"posteriors/{m}.zarr") for m in MEMBERS],
+        posteriors=[posteriors_path(m) for m in MEMBERS],
     output:
         json=R("hotspots/hotspots.json"),
         csv=R("hotspots/hotspots.csv"),
@@ -39,8 +53,7 @@ rule hotspots:
         runtime=30,
     params:
         settings=canonical(config["hotspots"]),
-        models=decoder_table(),
-        posteriors={m: R(f"posteriors/{m}.zarr") for m in MEMBERS},
+        decoders=DECODERS,
         code=CODE["hotspots"],
     script:
         "../scripts/hotspots.py"

@@ -5,20 +5,13 @@
 SPACES = config["spaces"]
 SPACES_SETTINGS = {k: SPACES[k] for k in ("samples", "repeats", "seed")}
 SPACES_TARGETS = [R("spaces.zarr")] if SPACES["enabled"] else []
-# {member: posteriors store}, in member order
-SPACES_POSTERIORS = {m: R(f"posteriors/{m}.zarr") for m in MEMBERS}
 
 
 rule spaces:
     """One shard: every member's whole latent space against every other's, for a block pair."""
     input:
-        # the posteriors of the members of both blocks
-        lambda wc: [
-            SPACES_POSTERIORS[m]
-            for m in dict.fromkeys(
-                BLOCKS[wc.block_a].members + BLOCKS[wc.block_b].members
-            )
-        ],
+        rows=lambda wc: block_posteriors(wc.block_a),
+        cols=lambda wc: block_posteriors(wc.block_b),
     output:
         store=directory(R("spaces/shards/{block_a}__{block_b}.zarr")),
         prov=R("spaces/shards/{block_a}__{block_b}.zarr.prov.json"),
@@ -33,8 +26,6 @@ rule spaces:
         mem_mb=MEM_MB["spaces"],
         runtime=lambda wc, attempt: 30 * attempt,
     params:
-        rows=lambda wc: {m: SPACES_POSTERIORS[m] for m in BLOCKS[wc.block_a].members},
-        cols=lambda wc: {m: SPACES_POSTERIORS[m] for m in BLOCKS[wc.block_b].members},
         settings=SPACES_SETTINGS,
         code=CODE["spaces"],
     script:
@@ -45,7 +36,7 @@ rule spaces_gather:
     """Assemble the shards into results/spaces.zarr; each group's concatenated space; figure."""
     input:
         shards=[R(f"spaces/shards/{a}__{b}.zarr") for a, b in BLOCK_PAIRS],
-        posteriors=list(SPACES_POSTERIORS.values()),
+        posteriors=[posteriors_path(m) for m in MEMBERS],
     output:
         store=directory(R("spaces.zarr")),
         figure=report(
@@ -67,7 +58,6 @@ rule spaces_gather:
     params:
         labels={name: m.labels() for name, m in MEMBERS.items()},
         latent_dims={name: m.latent_dim for name, m in MEMBERS.items()},
-        posteriors=SPACES_POSTERIORS,
         settings=SPACES_SETTINGS,
         code=CODE["spaces_gather"],
     script:

@@ -1,5 +1,5 @@
 """Rule `encode`: the member's posteriors on the fingerprint sample (infofrag.stages.encode)."""
-import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
+import _checkout  # noqa: F401  (this checkout's infofrag package, checked)
 from infofrag.stages import encode
 from infofrag.workflow import Job
 

@@ -1,8 +1,8 @@
-"""Rule `fingerprint`: one channel's fingerprint (infofrag.stages.fingerprint)."""
-import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
+"""Rule `fingerprint`: one member's compact fingerprints (infofrag.stages.fingerprint)."""
+import _checkout  # noqa: F401  (this checkout's infofrag package, checked)
 from infofrag.stages import fingerprint
 from infofrag.workflow import Job
 
+i = snakemake.input
 with Job(snakemake) as job:
-    job.extra.update(fingerprint.run(snakemake.input.posteriors, snakemake.input.sample,
-                                     int(snakemake.wildcards.channel), snakemake.output.store))
+    job.extra.update(fingerprint.run(i.posteriors, i.sample, snakemake.output.store))

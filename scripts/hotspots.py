@@ -1,9 +1,10 @@
 """Rule `hotspots`: OPTICS on the channel distances; table and figures (infofrag.stages.hotspots)."""
-import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
+import _checkout  # noqa: F401  (this checkout's infofrag package, checked)
 from infofrag.stages import hotspots
 from infofrag.workflow import Job
 
-p, out = snakemake.params, snakemake.output
+i, p, out = snakemake.input, snakemake.params, snakemake.output
 with Job(snakemake, config_used={"hotspots": p.settings}) as job:
-    job.extra.update(hotspots.run(snakemake.input.similarity, p.models, p.posteriors, p.settings,
-                                  dict(out.items()), snakemake.threads))
+    decoders = hotspots.decoder_files(p.decoders, list(i.models), list(i.imported))
+    job.extra.update(hotspots.run(i.similarity, decoders, list(i.posteriors), p.settings, dict(out.items()),
+                                  snakemake.threads))

@@ -1,5 +1,5 @@
 """Rule `sample`: draw the fingerprint sample once (infofrag.stages.sample)."""
-import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
+import _checkout  # noqa: F401  (this checkout's infofrag package, checked)
 from infofrag.stages import sample
 from infofrag.workflow import Job
 

@@ -1,9 +1,9 @@
 """Rule `spaces`: one shard of the whole-latent-space comparison (infofrag.stages.spaces)."""
-import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
+import _checkout  # noqa: F401  (this checkout's infofrag package, checked)
 from infofrag.stages import spaces
 from infofrag.workflow import Job
 
-p, wc = snakemake.params, snakemake.wildcards
+i, p, wc = snakemake.input, snakemake.params, snakemake.wildcards
 with Job(snakemake, config_used={f"spaces.{k}": v for k, v in p.settings.items()}) as job:
-    job.extra.update(spaces.run(p.rows, p.cols, wc.block_a, wc.block_b, p.settings, snakemake.output.store,
-                                snakemake.threads))
+    job.extra.update(spaces.run(list(i.rows), list(i.cols), wc.block_a, wc.block_b, p.settings,
+                                snakemake.output.store, snakemake.threads))

@@ -1,5 +1,5 @@
 """Rule `summary`: the report's front page (infofrag.stages.summary)."""
-import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
+import _checkout  # noqa: F401  (this checkout's infofrag package, checked)
 from infofrag.stages import summary
 from infofrag.workflow import Job
 

@@ -1,5 +1,5 @@
 """Rule `train`: one ensemble member (infofrag.stages.train)."""
-import _checkout  # noqa: F401  (this checkout's infofrag package first on sys.path)
+import _checkout  # noqa: F401  (this checkout's infofrag package, checked)
 from infofrag.stages import train
 from infofrag.workflow import Job
 

@@ -1,3 +1,4 @@
+"""Fixtures shared by the whole suite. Builders live in ``tests/helpers``."""
 import os
 import sys
 from pathlib import Path
@@ -9,6 +10,8 @@ sys.path.insert(0, str(ROOT))
 
 # Tests share 2 cores with each other and with Snakemake jobs: keep torch to one thread.
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+from helpers import runs  # noqa: E402
 
 
 @pytest.fixture
@@ -25,3 +28,23 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(old)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def frozen_root(tmp_path_factory) -> Path:
+    """The session's snapshot of the checkout, which every workflow run of the suite uses
+    (helpers.runs.code_root)."""
+    return runs.freeze(tmp_path_factory.getbasetemp() / "frozen-checkout")
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, frozen_root) -> Path:
+    """One completed run of config/test.yaml, shared by every workflow-level test of the session.
+    Read it; to change anything, take ``run_copy``."""
+    return runs.finished_run(tmp_path_factory.getbasetemp() / "finished-run")
+
+
+@pytest.fixture
+def run_copy(finished_run, tmp_path) -> Path:
+    """A private copy of the finished run, free to tamper with."""
+    return runs.copy_run(finished_run, tmp_path / "w")

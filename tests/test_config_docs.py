@@ -1,4 +1,4 @@
-"""config/README.md is generated from config/schema.yaml and must not drift from it."""
+"""config/README.md is generated from infofrag/schema.yaml and must not drift from it."""
 import difflib
 
 from infofrag.config import load_schema
@@ -22,14 +22,14 @@ def test_config_readme_is_generated_from_the_schema(root):
     if have != want:
         diff = "".join(difflib.unified_diff(have.splitlines(True), want.splitlines(True),
                                             "config/README.md (committed)", "render(schema)", n=1))
-        raise AssertionError(f"config/README.md is out of date with config/schema.yaml; "
+        raise AssertionError(f"config/README.md is out of date with infofrag/schema.yaml; "
                              f"regenerate it with `{COMMAND}`\n{diff}")
 
 
 def test_every_schema_property_has_a_description():
     missing = [path for path, prop in _properties(load_schema())
                if not str(prop.get("description", "")).strip()]
-    assert not missing, f"config/schema.yaml: properties without a description: {missing}"
+    assert not missing, f"infofrag/schema.yaml: properties without a description: {missing}"
 
 
 def test_every_property_appears_in_the_page():

@@ -48,11 +48,13 @@ the input. Import from this package, not from those modules.
 """
 
 from ._bhattacharyya import bhattacharyya, labels_to_distances
-from ._constants import DEFAULT_MIN_BITS, DIAGONAL_TOL
+from ..measures import DEFAULT_MIN_BITS, DIAGONAL_TOL
 from ._information import information
 from ._similarity import SimilarityTerms, similarity, similarity_terms
+from ._sources import PosteriorChannels
 
 __all__ = [
+    "PosteriorChannels",
     "SimilarityTerms",
     "bhattacharyya",
     "information",

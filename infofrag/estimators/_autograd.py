@@ -7,7 +7,7 @@ import torch
 
 from ._checks import _check_values
 from ._coefficients import _scaled_coefficients
-from ._constants import DEFAULT_MAX_MEMORY
+from ..measures import DEFAULT_MAX_MEMORY
 
 
 def _grad_terms(Da, Db, chunk_rows, max_memory, dtype, device):

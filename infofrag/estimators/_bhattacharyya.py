@@ -9,34 +9,16 @@ import numpy as np
 import torch
 
 from ..devices import resolve_device
+from ..measures import DEFAULT_MAX_MEMORY, pair_distance
 from ._checks import _compute_dtype, _is_torch, _output, _to_tensor, _torch_dtype
-from ._constants import DEFAULT_MAX_MEMORY, LN2
-
-
-def _logcosh(x):
-    """log(cosh(x)), accurate for small |x| (no cancellation) and safe for large |x|."""
-    ax = x.abs()
-    small = torch.log1p(2.0 * torch.sinh(0.5 * ax.clamp(max=10.0)) ** 2)
-    large = ax + torch.log1p(torch.exp(-2.0 * ax)) - LN2
-    return torch.where(ax < 10.0, small, large)
 
 
 def _bhattacharyya_block(mu, lv, out=None):
-    """mu, lv [B, N, d] -> [B, N, N] (written into `out` when given, no autograd)."""
-    B, N, d = mu.shape
-    # clamp so that exp(-lae/2) stays finite; a variance below ~exp(-lae_min) only makes an
-    # already astronomically large distance infinite.
-    lae_min = -2.0 * (math.log(torch.finfo(mu.dtype).max) - 8.0)
+    """mu, lv [B, N, d] -> [B, N, N], the sum over dimensions of
+    :func:`infofrag.measures.pair_distance` (written into `out` when given, no autograd)."""
     acc = None
-    for k in range(d):
-        a = lv[:, :, None, k]
-        b = lv[:, None, :, k]
-        # 1/2 [log sbar - (log s_i + log s_j)/2] = 1/2 log cosh((lv_i - lv_j)/2)
-        term = 0.5 * _logcosh(0.5 * (a - b))
-        # 1/8 (mu_i - mu_j)^2 / sbar = 1/4 (mu_i - mu_j)^2 / (s_i + s_j)
-        scale = torch.exp(-0.5 * torch.logaddexp(a, b).clamp(min=lae_min))
-        diff = (mu[:, :, None, k] - mu[:, None, :, k]) * scale
-        term = term + 0.25 * diff * diff
+    for k in range(mu.shape[-1]):
+        term = pair_distance(mu[:, :, None, k], lv[:, :, None, k], mu[:, None, :, k], lv[:, None, :, k])
         if out is not None:
             out.copy_(term) if k == 0 else out.add_(term)
             acc = out

@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._constants import DIAGONAL_TOL
+from ..measures import DIAGONAL_TOL
 
 
 def _is_torch(x):

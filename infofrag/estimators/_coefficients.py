@@ -21,32 +21,27 @@ import math
 import numpy as np
 import torch
 
-from ._checks import _value_error
-from ._constants import CENTRE_ABOVE
+from ..measures import CENTRE_ABOVE, max_distance
 
 
 def _max_distance(dtype, N):
-    """Distances are capped here before exp (C >= exp(-T)): no coefficient, and no product of two
-    scaled coefficients, is a subnormal number -- subnormal operands slow CPU arithmetic (and
-    GEMMs) down by orders of magnitude. The cap changes every row sum, which is >= 1, by at most
-    N exp(-T) (relative), i.e. by less than 1e-12 for N = 1e4 in float32."""
-    tiny = torch.finfo(dtype).tiny
-    return 0.5 * (-math.log(tiny) - math.log(max(N, 1))) - 2.0
+    """The cap on distances before exp in ``dtype`` (:func:`infofrag.measures.max_distance`)."""
+    return max_distance(torch.finfo(dtype).tiny, N)
 
 
-def _weak_first(D, cap, sample=8):
+def _weak_first(source, cap, device, sample=8):
     """A channel order for the fast path's buffers: the channels whose rows are all nearly constant
     (centred) on a few sample rows first, the others after; returns ``(order or None, n_weak)``.
 
     Centred rows are computed from ``expm1``, the others from ``exp``; with the channels that are
     expected to be centred in one contiguous range, each range gets its own function directly and
     only the rows that turn out otherwise are gathered and recomputed. Costs ``exp`` on ``sample``
-    rows of every channel.
+    rows of every channel. ``source``: a :mod:`._sources` object.
     """
-    M, N = D.shape[0], D.shape[-1]
+    M, N = source.M, source.N
     rows = np.unique(np.linspace(0, N - 1, min(N, sample)).round().astype(np.int64))
     with torch.no_grad():
-        C = torch.clamp(D[:, torch.from_numpy(rows).to(D.device), :], max=cap).neg_()  # [M, rows, N]
+        C = source.sample(rows, cap, device).neg_()  # [M, rows, N]
         m = _ufunc("exp", C).mean(-1, dtype=torch.float64)  # (an estimate: NaN just means "not weak")
         weak = (m > CENTRE_ABOVE).all(-1).cpu().numpy()
     n_weak = int(weak.sum())
@@ -80,44 +75,24 @@ class _Chunk:
         self.order_np = None if order is None else np.asarray(order)
         self.n_weak = int(n_weak)
 
-    def _copy_capped(self, src, out):
-        """out [M, r, N] = min(D, cap) of the chunk (src [M, r, N]), channels in the buffer's order."""
-        if src.dtype != out.dtype:  # e.g. float32 fingerprints computed in float64
-            src = src.to(out.dtype)
-        if self.order is None:
-            torch.clamp(src, max=self.cap, out=out)
-        else:
-            if out.is_contiguous():
-                torch.index_select(src, 0, self.order, out=out)
-            else:  # the last, shorter chunk: a strided view of the buffer
-                out.copy_(torch.index_select(src, 0, self.order))
-            out.clamp_(max=self.cap)
-
     def _flat_rows(self, uu, ii, device):
         """Rows of ``buf.view(-1, N)`` of channels uu, chunk rows ii."""
         return torch.from_numpy(uu * self.rows + ii).to(device)
 
-    def _rows_again(self, src, uu, ii):
-        """``-min(D, cap)`` of the chunk's rows ii of the buffer's channels uu, read again from
-        the chunk ``src`` of D [M, r, N] (their buffer rows already hold exp or expm1 of it)."""
+    def _rows_again(self, source, i0, uu, ii):
+        """``-min(D, cap)`` of the chunk's rows ii of the buffer's channels uu, from the source
+        again (their buffer rows already hold exp or expm1 of it)."""
         du = uu if self.order_np is None else self.order_np[uu]
-        rows = src[torch.from_numpy(du).to(src.device), torch.from_numpy(ii).to(src.device)]
-        return rows.to(self.buf.dtype).clamp_(max=self.cap).neg_()
+        return source.again(i0, du, ii, self.cap, self.buf.dtype, self.buf.device).neg_()
 
-    def load(self, D, i0, i1, name, device):
-        """Fill X for rows i0:i1; returns (X [r, channels, N] -- a view of the channel-major
-        buffer -- with the constant channel at M, in the buffer's channel order; sum_r log m [M]
-        float64, in D's order)."""
+    def load(self, source, i0, i1):
+        """Fill X for rows i0:i1 of ``source`` (a :mod:`._sources` object); returns (X [r,
+        channels, N] -- a view of the channel-major buffer -- with the constant channel at M, in the
+        buffer's channel order; sum_r log m [M] float64, in the source's order)."""
         r, M, N = i1 - i0, self.M, self.N
         X = self.buf[:M, :r]  # [M, r, N]
-        src = D[:, i0:i1, :]
-        if src.device != device:
-            src = src.to(device)
-        # -D, capped (the cap: no subnormal numbers, see _max_distance). NaN, -inf or negative
-        # distances make the minimum of min(D, cap) NaN or < 0.
-        self._copy_capped(src, X)
-        if not bool(torch.amin(X) >= 0):
-            raise _value_error(D[:, i0:i1, :], name, offset=(0, i0)) or ValueError(f"{name} contains invalid values")
+        # -D, capped (the cap: no subnormal numbers, see _max_distance)
+        source.fill(i0, i1, X, self.order, self.cap, self.n_weak)
         X.neg_()
         W = self.n_weak
         # Uncentred rows: C = exp(-D) and s = N m (float32 sums). Centred rows: C - 1 = expm1(-D),
@@ -139,7 +114,7 @@ class _Chunk:
         # rows computed the other way than they turned out: recomputed, into place
         uu, ii = np.nonzero(~centred[:W])  # expected centred, are not: C
         if len(uu):
-            c = _ufunc("exp", self._rows_again(src, uu, ii))
+            c = _ufunc("exp", self._rows_again(source, i0, uu, ii))
             s64[uu, ii] = torch.sum(c, dim=-1).cpu().numpy()
             t[uu, ii] = 0.0
             flat.index_copy_(0, self._flat_rows(uu, ii, X.device), c)
@@ -149,7 +124,7 @@ class _Chunk:
         uu, ii = np.nonzero(centred[W:])  # expected uncentred, are centred: C - 1
         if len(uu):
             uu = uu + W
-            e = _ufunc("expm1", self._rows_again(src, uu, ii))
+            e = _ufunc("expm1", self._rows_again(source, i0, uu, ii))
             t[uu, ii] = _sum64(e)
             s64[uu, ii] = N + t[uu, ii]
             e.sub_(torch.from_numpy((t[uu, ii] / N).astype(np_dtype)).to(X.device)[:, None])

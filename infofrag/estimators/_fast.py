@@ -27,7 +27,8 @@ import numpy as np
 import torch
 
 from ._coefficients import _Chunk, _max_distance, _weak_first
-from ._constants import DEFAULT_MAX_MEMORY
+from ._sources import DenseRows
+from ..measures import DEFAULT_MAX_MEMORY
 
 # Working-buffer targets (bytes) for the row chunks: small enough to stay in the CPU caches,
 # large enough to amortise the per-call overhead; a GPU wants big batches.
@@ -183,9 +184,9 @@ def _accumulate(Da, Db, layout, rows, dtype, device, orders, groups, out):
     in that order. The Gram products of a group's chunks fill one buffer whose log1p and row sum
     run once per group.
     """
-    M, N = Da.shape[0], Da.shape[-1]
+    M, N = Da.M, Da.N
     sym = Db is None
-    K = M if sym else Db.shape[0]
+    K = M if sym else Db.M
     S = layout.size
     slots = max(len(g) for g in groups)
     ca = _Chunk(M, N, rows, dtype, device, _padded(M), *orders[0])
@@ -200,12 +201,12 @@ def _accumulate(Da, Db, layout, rows, dtype, device, orders, groups, out):
         for i0 in group:
             i1 = min(N, i0 + rows)
             r = i1 - i0
-            Xa, la = ca.load(Da, i0, i1, "D_a", device)
+            Xa, la = ca.load(Da, i0, i1)
             out.lm_a += la  # (in D's order)
             if sym:
                 Xb = Xa
             else:
-                Xb, lb = cb.load(Db, i0, i1, "D_b", device)
+                Xb, lb = cb.load(Db, i0, i1)
                 out.lm_b += lb
             aa, ab = a_a[:r], a_b[:r]
             if (r, filled) not in plans:
@@ -291,16 +292,19 @@ def _collect(parts, layout, M, K, device, orders):
 def _fast_terms(Da, Db, chunk_rows, max_memory, dtype, device):
     """Accumulate sum_i log m (per channel) and sum_i log1p(G_i) (per pair), float64.
 
+    ``Da``, ``Db``: stacks of distance matrices [M, N, N], or :class:`PosteriorChannels`.
     Returns (acc [M, K], lm_a, lm_b, h_a, h_b); with ``Db`` None only the upper block-triangle
     of ``acc`` is filled, and lm_b, h_a, h_b are None (the caller reads them off ``acc``).
     """
-    M, N = Da.shape[0], Da.shape[-1]
+    Da = Da if hasattr(Da, "fill") else DenseRows(Da, "D_a")
+    Db = None if Db is None else (Db if hasattr(Db, "fill") else DenseRows(Db, "D_b"))
+    M, N = Da.M, Da.N
     sym = Db is None
-    K = M if sym else Db.shape[0]
+    K = M if sym else Db.M
     rows = _chunk_rows(M, K, N, sym, chunk_rows, max_memory, dtype, device)
     layout = _plan_layout(M, K, sym)
     cap = _max_distance(dtype, N)
-    orders = [_weak_first(D, cap) if _REORDER else (None, 0) for D in ((Da,) if sym else (Da, Db))]
+    orders = [_weak_first(D, cap, device) if _REORDER else (None, 0) for D in ((Da,) if sym else (Da, Db))]
     run = functools.partial(_accumulate, Da, Db, layout, rows, dtype, device, orders)
     groups = _group_chunks(list(range(0, N, rows)), rows, layout.size, dtype, device)
     threads = torch.get_num_threads()

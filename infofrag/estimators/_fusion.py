@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ._coefficients import _max_distance, _scaled_coefficients
-from ._constants import CENTRE_ABOVE, LN2
+from ..measures import CENTRE_ABOVE, LN2
 
 # Rows of the targets prepared at a time (bounds the temporaries of the one-off preparation).
 _PREP_ROWS = 64

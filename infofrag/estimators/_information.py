@@ -7,7 +7,7 @@ import torch
 
 from ..devices import resolve_device
 from ._checks import _check_diagonal, _check_distance_shape, _is_torch, _output, _to_tensor, _value_error
-from ._constants import CENTRE_ABOVE, DEFAULT_MAX_MEMORY, LN2
+from ..measures import CENTRE_ABOVE, DEFAULT_MAX_MEMORY, LN2
 
 
 def information(D, *, device=None, max_memory=None):

@@ -8,10 +8,12 @@ import numpy as np
 import torch
 
 from ..devices import resolve_device
+from ..measures import DEFAULT_MIN_BITS, LN2, empty, nmi_vi
 from ._autograd import _grad_terms
-from ._checks import _all_finite, _check_diagonal, _check_distance_shape, _compute_dtype, _is_torch, _to_tensor
-from ._constants import DEFAULT_MIN_BITS, LN2
+from ._checks import (_all_finite, _check_diagonal, _check_distance_shape, _compute_dtype, _is_torch, _to_tensor,
+                      _torch_dtype)
 from ._fast import _fast_terms
+from ._sources import PosteriorChannels
 
 
 class SimilarityTerms(NamedTuple):
@@ -82,20 +84,33 @@ class _Raw(NamedTuple):
     output: object  # callable: result -> numpy / torch on the input's device
 
 
+def _prepare_channels(ch_a, ch_b, device, dtype):
+    """As :func:`_prepare` for :class:`PosteriorChannels` (numpy results; float32 by default)."""
+    if ch_b is not None and not isinstance(ch_b, PosteriorChannels):
+        raise ValueError("D_b must be PosteriorChannels too when D_a is (or pass two stacks of distances)")
+    if ch_b is not None and ch_b.N != ch_a.N:
+        raise ValueError(f"both sets of channels must be over the same N sample points: {ch_a.N} and {ch_b.N}")
+    return ch_a, (None if ch_b is ch_a else ch_b), resolve_device(device), True, _torch_dtype(dtype) or torch.float32
+
+
 def _raw_terms(D_a, D_b, chunk_rows, max_memory, dtype, device):
     """Check the input, run the fast or the autograd path, and complete the symmetric case.
 
     A float32 result with a non-finite sum is recomputed in float64 (see below).
     """
-    Da, Db, dev, as_numpy = _prepare(D_a, D_b, device)
-    cdt = _compute_dtype([t for t in (Da, Db) if t is not None], dtype)
+    if isinstance(D_a, PosteriorChannels):
+        Da, Db, dev, as_numpy, cdt = _prepare_channels(D_a, D_b, device, dtype)
+        N, M = Da.N, Da.M
+        need_grad = False
+    else:
+        Da, Db, dev, as_numpy = _prepare(D_a, D_b, device)
+        cdt = _compute_dtype([t for t in (Da, Db) if t is not None], dtype)
+        N, M = Da.shape[-1], Da.shape[0]
+        need_grad = torch.is_grad_enabled() and (Da.requires_grad or (Db is not None and Db.requires_grad))
     if chunk_rows is not None and int(chunk_rows) < 1:
         raise ValueError(f"chunk_rows must be >= 1, got {chunk_rows}")
-    N = Da.shape[-1]
     sym = Db is None
-    M = Da.shape[0]
-    K = M if sym else Db.shape[0]
-    need_grad = torch.is_grad_enabled() and (Da.requires_grad or (Db is not None and Db.requires_grad))
+    K = M if sym else len(Db)
     if M == 0 or K == 0:
         z = lambda *shape: torch.zeros(shape, dtype=torch.float64, device=dev)  # noqa: E731
         acc, lm_a, lm_b, h_a, h_b = z(M, K), z(M), z(K), z(M), z(K)
@@ -204,24 +219,12 @@ def similarity(D_a, D_b=None, *, min_bits=DEFAULT_MIN_BITS, chunk_rows=None, max
     """
     raw = _raw_terms(D_a, D_b, chunk_rows, max_memory, dtype, device)
     i_a, i_b, H_a, H_b, num = _terms_from_raw(raw)
-    inf_a = H_a > min_bits
-    inf_b = H_b > min_bits
-    both = inf_a[:, None] & inf_b[None, :]
-    neither = (~inf_a)[:, None] & (~inf_b)[None, :]
-    if raw.xp is torch:  # autograd: keep the graph, no NaN gradients where unused
-        denom = torch.sqrt(torch.clamp(H_a[:, None] * H_b[None, :], min=1e-300))
-        ratio = num / denom
-        nmi = torch.where(both, ratio, torch.where(neither, torch.ones_like(ratio), torch.zeros_like(ratio)))
-        vi = torch.clamp(H_a[:, None] + H_b[None, :] - 2.0 * num, min=0.0)
-        if raw.sym:
+    nmi, vi = nmi_vi(num, H_a[:, None], H_b[None, :], empty(H_a, min_bits)[:, None], empty(H_b, min_bits)[None, :])
+    if raw.sym:  # a channel against itself
+        if raw.xp is torch:  # autograd: keep the graph
             eye = torch.eye(nmi.shape[0], dtype=torch.bool, device=nmi.device)
-            nmi = nmi.masked_fill(eye, 1.0)
-            vi = vi.masked_fill(eye, 0.0)
-    else:
-        denom = np.sqrt(np.maximum(H_a[:, None] * H_b[None, :], 1e-300))
-        nmi = np.where(both, num / denom, np.where(neither, 1.0, 0.0))
-        vi = np.maximum(H_a[:, None] + H_b[None, :] - 2.0 * num, 0.0)
-        if raw.sym:
+            nmi, vi = nmi.masked_fill(eye, 1.0), vi.masked_fill(eye, 0.0)
+        else:
             np.fill_diagonal(nmi, 1.0)
             np.fill_diagonal(vi, 0.0)
     if return_terms:

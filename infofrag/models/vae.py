@@ -23,6 +23,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from ..defaults import default
 from .networks import ARCHS, build_decoder, build_encoder, check_input_shape
 from .objectives import total_correlation_mws
 
@@ -104,7 +105,7 @@ class BetaVAE(nn.Module):
         return total_correlation_mws(z, mu, logvar, dataset_size)
 
     def loss(self, x: torch.Tensor, beta: float = 1.0,
-             generator: torch.Generator | None = None, tc_weight: float = 0.0,
+             generator: torch.Generator | None = None, tc_weight: float = default("model.tc_weight"),
              dataset_size: int | None = None) -> LossTerms:
         """``total = recon + beta * kl.sum() + tc_weight * tc``; ``tc`` only when ``tc_weight > 0``
         (then ``dataset_size``, the number of distinct training points, is required)."""

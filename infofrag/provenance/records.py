@@ -59,8 +59,8 @@ def _compute_code_version() -> dict:
             "package_digest": package_digest()}
 
 
-def _handed() -> dict | None:
-    """What the workflow run handed its jobs (:func:`code_version_env`), if it was this checkout's."""
+def handed_env() -> dict | None:
+    """What the workflow run handed its jobs (:func:`code_version_env`), whichever checkout's."""
     handed = os.environ.get(CODE_VERSION_ENV)
     if not handed:
         return None
@@ -68,10 +68,20 @@ def _handed() -> dict | None:
         value = json.loads(handed)
     except ValueError:
         return None
-    if isinstance(value, dict) and value.get("package_dir") == str(PACKAGE_DIR) \
-            and isinstance(value.get("code"), dict):
-        return value
-    return None
+    return value if isinstance(value, dict) and isinstance(value.get("code"), dict) else None
+
+
+def _handed() -> dict | None:
+    """What the workflow run handed its jobs, if it was this checkout's."""
+    value = handed_env()
+    return value if value is not None and value.get("package_dir") == str(PACKAGE_DIR) else None
+
+
+def require_checkout(module, checkout) -> None:
+    """See :func:`infofrag.provenance.checkout.require_checkout`."""
+    from .checkout import require_checkout as _require
+
+    _require(module, checkout)
 
 
 def code_version() -> dict:
@@ -90,8 +100,11 @@ def code_version_env() -> tuple[str, str]:
     """``(name, value)`` of the environment variable that hands this checkout's code version,
     and the versions of the packages of this Python environment, to the jobs a workflow run
     starts (see :func:`code_version`, :func:`package_versions`)."""
+    from .checkout import file_stamps
+
     return CODE_VERSION_ENV, json.dumps({"package_dir": str(PACKAGE_DIR), "prefix": sys.prefix,
-                                         "code": _compute_code_version(), "packages": _package_versions()})
+                                         "code": _compute_code_version(), "packages": _package_versions(),
+                                         "stamps": file_stamps()})
 
 
 def _package_versions() -> dict:
@@ -119,8 +132,10 @@ def now() -> str:
 
 
 def environment() -> dict:
-    return {"code": code_version(), "packages": package_versions(), "host": socket.gethostname(),
-            "python": platform.python_version(), "platform": platform.platform()}
+    from .checkout import package_path
+
+    return {"code": {**code_version(), "package_path": package_path()}, "packages": package_versions(),
+            "host": socket.gethostname(), "python": platform.python_version(), "platform": platform.platform()}
 
 
 # --------------------------------------------------------------------------- records

@@ -9,28 +9,45 @@ import numpy as np
 
 from .. import figures, store
 from ..atomic import write_json
-from ..store.fingerprint import channel_id
+from ..store.fingerprint import channel_id, split_id
 
 log = logging.getLogger(__name__)
 
 
-def choose_targets(sim, hot: dict, target: str, info_threshold: float, beta=None):
+def choose_targets(sim, hot: dict, target: str, beta=None):
     """The channel ids to fuse, and a message when there are none.
 
-    ``hotspots``: each hotspot's representative; ``ensemble``: every channel above the
-    information threshold; ``beta``: those of one beta."""
+    ``hotspots``: each hotspot's representative; ``ensemble``: every informative channel (as the
+    hotspots stage decided: ``hot["informative"]``); ``beta``: those of one beta."""
     if target == "hotspots":
         if hot.get("status") != "ok" or not hot.get("hotspots"):
             return [], f"no hotspot to fuse: {hot.get('message') or hot.get('status')}"
         return [channel_id(h["representative"]["member"], h["representative"]["channel"])
                 for h in hot["hotspots"]], ""
-    keep = sim["info_bits"].values > info_threshold
+    chosen = list(hot["informative"])
     if target == "beta":
-        keep &= np.isclose(sim["beta"].values, float(beta))
-    chosen = [str(c) for c in sim["channel_id"].values[keep]]
+        betas = dict(zip((str(c) for c in sim["channel_id"].values), sim["beta"].values))
+        chosen = [c for c in chosen if np.isclose(betas[c], float(beta))]
     if not chosen:
-        return [], f"no channel above {info_threshold} bits to fuse for target '{target}'"
+        return [], f"no channel above {hot['info_threshold']} bits to fuse for target '{target}'"
     return chosen, ""
+
+
+def target_distances(fingerprint_paths: list, ids: list) -> np.ndarray:
+    """The Bhattacharyya distances [K, N, N] (float32, the kernel's precision) of the channels
+    ``ids``, from the members' fingerprint stores ``fingerprint_paths`` (any order)."""
+    by_member = {}
+    for path in fingerprint_paths:
+        fp = store.fingerprint.read(path, check=False)  # verified by the job
+        by_member[fp.member] = fp
+    out = None
+    for k, cid in enumerate(ids):
+        member, channel = split_id(cid)
+        D = by_member[member].distances(channel)
+        if out is None:
+            out = np.empty((len(ids),) + D.shape, dtype=np.float32)
+        out[k] = D
+    return out
 
 
 def compare_with_channels(sim, targets: list, fused_bits) -> dict:
@@ -55,29 +72,28 @@ def factor_nmi(mu, logvar, sample) -> dict:
     return {f: float(v) for f, v in zip(sample.factor_names, nmi[0])}
 
 
-def circle_sweep(sim, sample, fingerprints: dict, settings: dict, info_threshold: float, workers: int = 1):
-    """Fusions of random sub-ensembles of growing size (circle data only), in ``workers``
-    processes: (rows, message)."""
+def circle_sweep(sample, hot: dict, fingerprint_paths: list, settings: dict, workers: int = 1):
+    """Fusions of random sub-ensembles of growing size (circle data only) of the informative
+    channels, in ``workers`` processes: (rows, message)."""
     from ..circle_fusion import ensemble_size_sweep
 
     if sample.dataset != "circle":
         return [], "the ensemble-size sweep needs the circle dataset"
-    keep = [str(c) for c, b in zip(sim["channel_id"].values, sim["info_bits"].values) if b > info_threshold]
+    keep = list(hot["informative"])
     if len(keep) < 2:
         return [], "fewer than two informative channels: no ensemble-size sweep"
     angles = np.arctan2(sample.x[:, 1], sample.x[:, 0])
-    D, _ = store.fingerprint.read_distances([fingerprints[k] for k in keep], check=False)
-    rows = ensemble_size_sweep(D, sizes=settings["ensemble_sizes"], repeats=settings["repeats"],
-                               objectives=settings["objectives"], angles=angles, seed=settings["seed"],
-                               dim=settings["dim"], steps=settings["steps"], lr=settings["lr"],
-                               optimizer=settings.get("optimizer", "adam"), workers=workers)
+    rows = ensemble_size_sweep(target_distances(fingerprint_paths, keep), sizes=settings["ensemble_sizes"],
+                               repeats=settings["repeats"], objectives=settings["objectives"], angles=angles,
+                               seed=settings["seed"], dim=settings["dim"], steps=settings["steps"], lr=settings["lr"],
+                               optimizer=settings["optimizer"], workers=workers)
     return rows, None
 
 
-def run(similarity_path, hotspots_path, sample_path, fingerprints: dict, settings: dict,
-        info_threshold: float, out: dict, threads: int = 1) -> dict:
-    """settings: the config's ``boost`` section; fingerprints: {channel id: store};
-    out: paths store, json, curve, picture, continuity."""
+def run(similarity_path, hotspots_path, sample_path, fingerprint_paths: list, settings: dict, out: dict,
+        threads: int = 1) -> dict:
+    """settings: the config's ``boost`` section; fingerprint_paths: every member's fingerprint
+    store; out: paths store, json, curve, picture, continuity."""
     import torch
 
     from ..boost import fuse
@@ -86,16 +102,16 @@ def run(similarity_path, hotspots_path, sample_path, fingerprints: dict, setting
     sim = store.similarity.read(similarity_path, check=False)  # inputs verified by the job
     hot = json.loads(open(hotspots_path).read())
     sample = store.sample.read(sample_path, check=False)
-    targets, message = choose_targets(sim, hot, settings["target"], info_threshold, settings.get("beta"))
+    targets, message = choose_targets(sim, hot, settings["target"], settings.get("beta"))
     result = {"target": settings["target"], "objective": settings["objective"], "dim": settings["dim"],
               "n_targets": len(targets),
-              "targets": [{"member": t.rsplit("/", 1)[0], "channel": int(t.rsplit("/", 1)[1])} for t in targets]}
+              "targets": [{"member": m, "channel": c} for m, c in map(split_id, targets)]}
     mu = logvar = np.zeros((sample.n, settings["dim"]), np.float32)
     curve = []
     if targets:
-        D, _ = store.fingerprint.read_distances([fingerprints[t] for t in targets], check=False)
-        fused = fuse(D, dim=settings["dim"], objective=settings["objective"], steps=settings["steps"],
-                     lr=settings["lr"], seed=settings["seed"], optimizer=settings.get("optimizer", "adam"))
+        fused = fuse(target_distances(fingerprint_paths, targets), dim=settings["dim"],
+                     objective=settings["objective"], steps=settings["steps"], lr=settings["lr"],
+                     seed=settings["seed"], optimizer=settings["optimizer"])
         mu, logvar, curve = fused.mu, fused.logvar, list(fused.curve)
         summary = fused.summary()
         result.update(status=fused.status, message=fused.message, fusion=summary,
@@ -108,7 +124,7 @@ def run(similarity_path, hotspots_path, sample_path, fingerprints: dict, setting
         log.warning("boost: %s", result["message"])
     rows, sweep_message = [], None
     if settings["ensemble_sizes"]:
-        rows, sweep_message = circle_sweep(sim, sample, fingerprints, settings, info_threshold, workers=threads)
+        rows, sweep_message = circle_sweep(sample, hot, fingerprint_paths, settings, workers=threads)
         result["sweep"] = rows
         if sweep_message:
             result["sweep_message"] = sweep_message

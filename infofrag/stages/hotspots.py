@@ -30,6 +30,22 @@ def collapse_warning(hotspots_json) -> str | None:
         return None
 
 
+def decoder_files(decoders: dict, models: list, imported: list) -> dict:
+    """{member: how to load its decoder, with its file}: ``decoders`` as the rule gives them
+    (member order; trained members' files are ``models``, imported checkpoints' ``imported``, in
+    the same order)."""
+    files = {"trained": iter(models), "checkpoint": iter(imported)}
+    out = {}
+    for name, spec in decoders.items():
+        if spec is None:
+            out[name] = None
+        elif spec["kind"] == "trained":
+            out[name] = {"kind": "trained", "path": next(files["trained"])}
+        else:
+            out[name] = {**spec, "checkpoint": next(files["checkpoint"])}
+    return out
+
+
 def load_decoder(spec: dict | None):
     """(model with ``decode``, likelihood) of a member, or (None, None) when it has no decoder.
     ``spec``: {"kind": "trained", "path"} or {"kind": "checkpoint", "checkpoint", "entry_point",
@@ -74,10 +90,11 @@ def traversal_images(result: dict, decoders: dict, posteriors: dict, n_steps: in
     return images, note
 
 
-def run(similarity_path, models: dict, posteriors: dict, settings: dict, out: dict,
+def run(similarity_path, models: dict, posterior_paths: list, settings: dict, out: dict,
         threads: int = 1) -> dict:
-    """settings: the config's ``hotspots`` section; out: paths json, csv, overview, per_group,
-    traversals."""
+    """models: {member: how to load its decoder} (:func:`decoder_files`); posterior_paths: each
+    member's posteriors store, in member order; settings: the config's ``hotspots`` section; out:
+    paths json, csv, overview, per_group, traversals."""
     import torch
 
     from .. import figures, hotspots
@@ -94,6 +111,7 @@ def run(similarity_path, models: dict, posteriors: dict, settings: dict, out: di
     hotspots.write_hotspots(result, out["json"], out["csv"])
     figures.plot_hotspot_overview(sim, result, out["overview"])
     figures.plot_per_group(result, out["per_group"])
+    posteriors = dict(zip(models, posterior_paths))
     images, message = traversal_images(result, models, posteriors, settings["traversal_steps"])
     figures.plot_traversals(images, out["traversals"], message=message)
     return {"status": result["status"], "n_hotspots": len(result.get("hotspots", []))}

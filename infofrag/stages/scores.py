@@ -1,6 +1,7 @@
 """Stage ``scores``: MIG, SAP and DCI of one member (the coarse, model-level view).
 
-Which points and which classifier (config ``scores``, :data:`DEFAULTS` for library calls):
+Which points and which classifier (config ``scores``; a library call without them takes the
+schema's defaults):
 
 - ``protocol: field`` -- disentanglement_lib's protocol: ``n_train`` + ``n_test`` points drawn
   from the dataset by ``seed`` (without replacement; disentanglement_lib draws factor
@@ -29,10 +30,8 @@ import numpy as np
 
 from .. import metrics, store
 from ..atomic import write_json
+from ..defaults import section
 
-#: the workflow's defaults: the field's points (disentanglement_lib: 10,000 training and 5,000 test
-#: points) with the cheaper random forest for DCI (gbt is disentanglement_lib's)
-DEFAULTS = {"protocol": "field", "n_train": 10000, "n_test": 5000, "importance": "forest", "seed": 0}
 PROTOCOLS = ("field", "sample")
 #: points encoded per batch when drawing from the dataset (bounds the images held in memory)
 CHUNK = 2000
@@ -108,7 +107,7 @@ def member_encoder(member: dict, model_path=None, imported_path=None):
 
 
 def _settings(settings: dict | None) -> dict:
-    s = {**DEFAULTS, **(settings or {})}
+    s = {**section("scores"), **(settings or {})}
     if s["protocol"] not in PROTOCOLS:
         raise ValueError(f"scores.protocol: expected one of {PROTOCOLS}, got {s['protocol']!r}")
     if s["importance"] not in metrics.IMPORTANCES:
@@ -120,7 +119,7 @@ def run(posteriors_path, sample_path, out_json, settings: dict | None = None, da
         member: dict | None = None, model_path=None, imported_path=None, threads: int = 1) -> dict:
     """Score one member and write ``out_json``.
 
-    ``settings``: the config's ``scores`` section (missing keys from :data:`DEFAULTS`);
+    ``settings``: the config's ``scores`` section (missing keys: the schema's defaults);
     ``dataset``: the config's ``dataset`` section and ``member`` the member's params (a trained
     member's settings, or an imported member's source), both needed by the field protocol, with
     ``model_path`` (a trained member's checkpoint) or ``imported_path`` (an imported one's file).

@@ -40,6 +40,7 @@ import numpy as np
 from .. import store
 from ..errors import StoreError
 from ..estimators import DEFAULT_MIN_BITS, bhattacharyya, information, similarity
+from ..measures import nmi_vi_scalar
 from ..montecarlo import monte_carlo
 from ..store.spaces import ALL_PAIR_VARIABLES, PAIR_VARIABLES, mirrored
 
@@ -89,10 +90,7 @@ def _derived(terms, min_bits) -> np.ndarray:
     i_u, i_v, i_uu, i_vv, i_uv = (float(t) for t in terms)
     shared = i_u + i_v - i_uv
     h_u, h_v = 2 * i_u - i_uu, 2 * i_v - i_vv
-    if h_u > min_bits and h_v > min_bits:
-        nmi = shared / math.sqrt(h_u * h_v)
-    else:  # the estimators' convention: 1 if both carry nothing, 0 if one does
-        nmi = 1.0 if (h_u <= min_bits and h_v <= min_bits) else 0.0
+    nmi, _ = nmi_vi_scalar(shared, h_u, h_v, min_bits)
     return np.array([nmi, 2 * i_uv - i_uu - i_vv, i_u, i_v, i_uu, i_vv, i_uv, shared])
 
 
@@ -120,16 +118,18 @@ def _settings(settings: dict) -> dict:
     return {k: int(settings[k]) for k in SETTINGS}
 
 
-def run(rows: dict, cols: dict, block_a: str, block_b: str, settings: dict, out_store, threads: int = 1,
+def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_store, threads: int = 1,
         device=None) -> dict:
-    """One shard: every member of block A (``rows``: {member: posteriors store}, member order)
+    """One shard: every member of block A (``rows``: their posteriors stores, member order)
     against every member of block B (``cols``); settings: samples, repeats, seed."""
     import torch
 
     torch.set_num_threads(threads)
     s = _settings(settings)
-    posts = {m: store.posteriors.read(p, check=False) for m, p in {**rows, **cols}.items()}  # verified by the job
-    m_names, n_names = list(rows), list(cols)
+    read = lambda paths: [store.posteriors.read(p, check=False) for p in paths]  # noqa: E731  (verified by the job)
+    row_posts, col_posts = read(rows), read(cols)
+    posts = {p.member: p for p in row_posts + col_posts}
+    m_names, n_names = [p.member for p in row_posts], [p.member for p in col_posts]
     same = m_names == n_names
     values = {v: np.full((len(m_names), len(n_names)), np.nan) for v in ALL_PAIR_VARIABLES}
     n_pairs = 0
@@ -250,19 +250,19 @@ def group_result(group: dict, index: dict, posts: dict, pairs: dict, settings: d
     return out
 
 
-def gather(labels: dict, latent_dims: dict, posterior_paths: dict, shard_paths: list, settings: dict,
+def gather(labels: dict, latent_dims: dict, posterior_paths: list, shard_paths: list, settings: dict,
            out_store, threads: int = 1, device=None):
     """``spaces.zarr`` from the shards, with each group's concatenated space; returns the Dataset.
 
     labels: {member: Member.labels()} in member order; latent_dims: {member: d};
-    posterior_paths: {member: posteriors store}."""
+    posterior_paths: each member's posteriors store, in member order."""
     import torch
 
     torch.set_num_threads(threads)
     s = _settings(settings)
     members = list(labels)
     pairs = assemble(members, shard_paths, s)
-    posts = {m: store.posteriors.read(posterior_paths[m], check=False) for m in members}  # verified by the job
+    posts = {m: store.posteriors.read(p, check=False) for m, p in zip(members, posterior_paths)}  # verified by the job
     index = {m: i for i, m in enumerate(members)}
     groups = [group_result(g, index, posts, pairs, s, device) for g in groups_of(members, labels)]
     N = int(posts[members[0]].mu.shape[0])

@@ -94,7 +94,7 @@ def scores_sentence(rows: list) -> str:
     for r in rows:
         if r.get("status") != "ok":
             continue
-        key = (r.get("protocol", "sample"), r.get("importance", "forest"), r.get("n_train"), r.get("n_test"))
+        key = (r["protocol"], r["importance"], r.get("n_train"), r.get("n_test"))
         kinds.setdefault(key, []).append(r["member"])
     if not kinds:
         return "No scores: the dataset has no ground-truth factors."

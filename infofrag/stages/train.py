@@ -6,7 +6,7 @@ from .. import data, train
 
 
 def run(member: dict, dataset: dict, checkpoint, log, resume_dir, code: str, data_digests: dict,
-        threads: int = 1) -> dict:
+        threads: int) -> dict:
     """``code``: the digest of the code that trains it; ``data_digests``: {file: sha256} of the
     user's data files. Both are part of what a resume checkpoint must match."""
     import torch

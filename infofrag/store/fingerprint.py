@@ -1,15 +1,20 @@
-"""``fingerprints/<member>/ch<c>.zarr``: one channel's fingerprint.
+"""``fingerprints/<member>.zarr``: the compact fingerprints of one member's channels.
 
-Variables: ``distance`` (i, j) float32, the N x N Bhattacharyya distances (every number of the
-pipeline is computed from this stored matrix); ``mu``, ``logvar`` (i) the channel's posteriors;
-``factor_nmi``, ``factor_vi`` (factor) against each ground-truth factor. Attrs: member, channel,
-info_bits (I(U;X)), self_info_bits (the -mean log2 mean C^2 term).
+A channel's fingerprint, its N x N Bhattacharyya distances, is defined by its posteriors on the
+sample; the store holds those and what the fingerprint job computes from them, never the matrix
+(8 KB a channel at N = 1,000 instead of 4 MB):
 
-Written and read directly (:func:`infofrag.store.zarr_io.write_arrays`: no xarray, no zarr; each
-array one uncompressed chunk): a fingerprint job runs once per channel, thousands of times, and
-the similarity jobs read every matrix many times over. ``xarray.open_zarr`` opens the store as
-before. :func:`read` with ``distance=False`` reads everything but the N x N matrix (what the
-gather stage needs of 3,000 fingerprints); :func:`read_distances` stacks matrices without copies.
+- over (channel, i): ``mu``, ``logvar`` (float32, as encoded) -- each channel's posteriors on the
+  N sample points; :meth:`Fingerprints.distances` gives a channel's matrix;
+- over (channel): ``info_bits`` I(U;X), ``self_info_bits`` I(UU';X), ``h_bits`` the generalised
+  entropy H = 2 I(U;X) - I(UU';X), ``bound_bits`` the largest |I(U;V)| the channel can share with
+  any channel (docs/method.md, "Channels below the threshold");
+- over (channel, factor): ``factor_nmi``, ``factor_vi`` against each ground-truth factor.
+
+Coords ``channel``, ``factor``; attrs ``member``, ``n_points``, ``layout``. Written and read
+directly (:func:`infofrag.store.zarr_io.write_arrays`: numpy and json only, one uncompressed chunk
+per array); ``xarray.open_zarr`` opens it as any store. A store of another layout (the N x N
+matrices of earlier versions) is refused with a message to rerun.
 """
 
 from __future__ import annotations
@@ -19,68 +24,99 @@ import dataclasses
 import numpy as np
 
 from ..errors import StoreError
-from ..provenance import verify
-from .zarr_io import read_array_into, read_arrays, read_attrs, strings, write_arrays
+from ..measures import distances
+from .zarr_io import read_arrays, strings, write_arrays
+
+LAYOUT = "compact-1"
+_PER_CHANNEL = ("info_bits", "self_info_bits", "h_bits", "bound_bits")
 
 
 @dataclasses.dataclass(frozen=True)
-class Fingerprint:
-    distance: np.ndarray
+class Fingerprints:
+    """One member's channels: posteriors [d, N] and per-channel terms [d] (bits)."""
+
+    member: str
     mu: np.ndarray
     logvar: np.ndarray
+    info_bits: np.ndarray
+    self_info_bits: np.ndarray
+    h_bits: np.ndarray
+    bound_bits: np.ndarray
     factor_names: list
-    factor_nmi: np.ndarray
+    factor_nmi: np.ndarray  # [d, F]
     factor_vi: np.ndarray
-    member: str
-    channel: int
-    info_bits: float
-    self_info_bits: float
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.info_bits.shape[0])
+
+    def ids(self) -> list[str]:
+        return [channel_id(self.member, c) for c in range(self.n_channels)]
+
+    def distances(self, channel: int) -> np.ndarray:
+        """The channel's Bhattacharyya distances [N, N] (float64; :func:`infofrag.measures.distances`)."""
+        return distances(self.mu[channel], self.logvar[channel])
 
 
-def write(path, fp: Fingerprint) -> None:
+def write(path, fp: Fingerprints) -> None:
+    d = fp.n_channels
     write_arrays(path, {
-        "distance": (("i", "j"), np.asarray(fp.distance, dtype=np.float32)),
-        "mu": ("i", np.asarray(fp.mu, dtype=np.float32)),
-        "logvar": ("i", np.asarray(fp.logvar, dtype=np.float32)),
-        "factor_nmi": ("factor", np.asarray(fp.factor_nmi, dtype=np.float64)),
-        "factor_vi": ("factor", np.asarray(fp.factor_vi, dtype=np.float64)),
+        "mu": (("channel", "i"), np.asarray(fp.mu, dtype=np.float32)),
+        "logvar": (("channel", "i"), np.asarray(fp.logvar, dtype=np.float32)),
+        **{k: ("channel", np.asarray(getattr(fp, k), dtype=np.float64)) for k in _PER_CHANNEL},
+        "factor_nmi": (("channel", "factor"), np.asarray(fp.factor_nmi, dtype=np.float64).reshape(d, -1)),
+        "factor_vi": (("channel", "factor"), np.asarray(fp.factor_vi, dtype=np.float64).reshape(d, -1)),
         "factor": ("factor", strings(fp.factor_names)),
-    }, attrs={"member": str(fp.member), "channel": int(fp.channel), "info_bits": float(fp.info_bits),
-              "self_info_bits": float(fp.self_info_bits)})
+        "channel": ("channel", np.arange(d, dtype=np.int64)),
+    }, attrs={"member": str(fp.member), "n_points": int(np.shape(fp.mu)[1]), "layout": LAYOUT})
 
 
-def read(path, check: bool = True, distance: bool = True) -> Fingerprint:
-    """The fingerprint; ``distance=False``: all but the N x N matrix (``distance`` is then None)."""
-    names = ("mu", "logvar", "factor_nmi", "factor_vi", "factor") + (("distance",) if distance else ())
-    ds = read_arrays(path, names, check=check)
-    a = ds.attrs
-    return Fingerprint(distance=ds.get("distance"), mu=ds["mu"], logvar=ds["logvar"],
-                       factor_names=[str(f) for f in ds["factor"]], factor_nmi=ds["factor_nmi"],
-                       factor_vi=ds["factor_vi"], member=str(a["member"]), channel=int(a["channel"]),
-                       info_bits=float(a["info_bits"]), self_info_bits=float(a["self_info_bits"]))
+def read(path, check: bool = True, posteriors: bool = True) -> Fingerprints:
+    """The member's fingerprints; ``posteriors=False``: all but ``mu``/``logvar`` (then None),
+    what the gather needs of thousands of members."""
+    names = _PER_CHANNEL + ("factor_nmi", "factor_vi", "factor") + (("mu", "logvar") if posteriors else ())
+    try:
+        ds = read_arrays(path, names, check=check)
+    except StoreError:
+        _refuse_other_layout(path)
+        raise
+    _refuse_other_layout(path, ds.attrs)
+    return Fingerprints(member=str(ds.attrs["member"]), mu=ds.get("mu"), logvar=ds.get("logvar"),
+                        **{k: ds[k] for k in _PER_CHANNEL}, factor_names=[str(f) for f in ds["factor"]],
+                        factor_nmi=ds["factor_nmi"], factor_vi=ds["factor_vi"])
 
 
-def read_distances(paths, check: bool = True) -> tuple[np.ndarray, list[str]]:
-    """The distance matrices of several fingerprints, stacked ``[M, N, N]`` (float32, each read
-    straight into its place), and their channel ids."""
-    paths = list(paths)
-    ids, out = [], None
-    for k, p in enumerate(paths):
-        if check:
-            verify(p)
-        attrs = read_attrs(p)
-        ids.append(channel_id(attrs["member"], attrs["channel"]))
-        if out is None:
-            first = read_arrays(p, ("distance",))["distance"]
-            out = np.empty((len(paths),) + first.shape, dtype=np.float32)
-            out[0] = first
-        else:
-            read_array_into(p, "distance", out[k])
-    if out is None:
-        raise StoreError("read_distances: no fingerprint given")
-    return out, ids
+def _refuse_other_layout(path, attrs=None) -> None:
+    if attrs is None:
+        from .zarr_io import read_attrs
+
+        try:
+            attrs = read_attrs(path)
+        except StoreError:
+            return
+    if attrs.get("layout") != LAYOUT:
+        raise StoreError(f"'{path}' is a fingerprint store of another layout ({attrs.get('layout') or 'N x N matrices'}"
+                         f"; this infofrag reads '{LAYOUT}'): it was written by an earlier version; rerun the "
+                         "workflow, which recomputes it")
+
+
+def read_posteriors(paths, check: bool = True) -> tuple[np.ndarray, np.ndarray, list[str], list[Fingerprints]]:
+    """The channels of several members' stores side by side: ``mu``, ``logvar`` [M, N] (float64),
+    their channel ids, and each store's :class:`Fingerprints`."""
+    fps = [read(p, check=check) for p in paths]
+    if not fps:
+        raise StoreError("read_posteriors: no fingerprint store given")
+    mu = np.concatenate([f.mu for f in fps]).astype(np.float64)
+    lv = np.concatenate([f.logvar for f in fps]).astype(np.float64)
+    return mu, lv, [i for f in fps for i in f.ids()], fps
 
 
 def channel_id(member: str, channel: int) -> str:
     """The text that names one channel across stores: ``<member>/<channel>``."""
     return f"{member}/{int(channel)}"
+
+
+def split_id(cid: str) -> tuple[str, int]:
+    """``(member, channel)`` of a channel id."""
+    member, channel = str(cid).rsplit("/", 1)
+    return member, int(channel)

@@ -1,8 +1,10 @@
 """``similarity.zarr``: the gathered, labelled similarities of every pair of channels.
 
 Variables: ``nmi``, ``vi`` (bits), ``i_joint`` (I(UV;X), bits) over (a, b), where a and b index
-the same channels in member order, then channel index; ``factor_nmi`` (a, factor); per member
-(dim ``member_id``) the disentanglement scores that every member has (mig, sap, dci_*).
+the same channels in member order, then channel index; ``bound`` (a, b): 0 where the pair was
+computed, else the largest error (bits) of ``i_joint`` (twice it for ``vi``) of a pair with a channel
+at or below the information threshold, whose ``nmi`` is NaN (attr ``bounded_below_bits``: the
+threshold, or absent when every pair was computed); ``factor_nmi`` (a, factor).
 Coords on a: channel_id, member, method, param (the swept hyperparameter), value (its value),
 beta (the value where the method sweeps beta, else NaN), seed (-1 for an imported member),
 channel, info_bits, self_info_bits. Per member (member_id): method, value, seed.
@@ -15,50 +17,47 @@ import numpy as np
 
 from .zarr_io import open_dataset, strings, write_dataset
 
-PAIR_VARIABLES = ("nmi", "vi", "i_joint")
-SCORE_KEYS = ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness")
+PAIR_VARIABLES = ("nmi", "vi", "i_joint", "bound")
 
 
-def build(ids: list, pairs: dict, fingerprints: dict, members: dict, scores: dict):
+def build(pairs: dict, fingerprints: list, members: dict, bounded_below=None):
     """The store as an xarray Dataset.
 
-    ids: channel ids in store order; pairs: {variable: [M, M] matrix} for :data:`PAIR_VARIABLES`;
-    fingerprints: {channel id: Fingerprint}; members: {member name: its labels, as
-    :meth:`infofrag.config.Member.labels` gives them}, in member order; scores: {member name:
-    scores dict}.
+    pairs: {variable: [M, M] matrix} for :data:`PAIR_VARIABLES`; fingerprints: each member's
+    :class:`~infofrag.store.fingerprint.Fingerprints`, in member order (their channels, in order,
+    are the store's); members: {member name: its labels, as :meth:`infofrag.config.Member.labels`
+    gives them}, in member order; bounded_below: the threshold below which pairs were bounded.
     """
     import xarray as xr
 
+    ids = [i for f in fingerprints for i in f.ids()]
     M = len(ids)
-    fps = [fingerprints[k] for k in ids]
-    factors = fps[0].factor_names if fps else []
-    member_of = [f.member for f in fps]
+    factors = fingerprints[0].factor_names if fingerprints else []
+    member_of = [f.member for f in fingerprints for _ in range(f.n_channels)]
     names = list(members)
-    score_vars = {}
-    for key in SCORE_KEYS:
-        vals = [scores.get(m, {}).get(key) for m in names]
-        if vals and all(isinstance(v, (int, float)) for v in vals):
-            score_vars[key] = ("member_id", np.array(vals, dtype=np.float64))
+    cat = lambda k: np.concatenate([np.asarray(getattr(f, k), dtype=np.float64) for f in fingerprints])  # noqa: E731
+    attrs = {"n_members": len(names), "n_channels": M, "units_vi": "bits",
+             "description": "Generalised NMI and VI (bits) between every pair of channels "
+                            "(arXiv:2405.21042); a and b index the same channels."}
+    if bounded_below is not None:
+        attrs["bounded_below_bits"] = float(bounded_below)
     return xr.Dataset(
         {
             **{v: (("a", "b"), np.asarray(pairs[v], dtype=np.float64)) for v in PAIR_VARIABLES},
-            "factor_nmi": (("a", "factor"), np.stack([f.factor_nmi for f in fps]).reshape(M, len(factors))),
-            **score_vars,
+            "factor_nmi": (("a", "factor"), np.concatenate([f.factor_nmi for f in fingerprints]).reshape(M, len(factors))),
         },
         coords={
             "a": np.arange(M), "b": np.arange(M), "factor": strings(factors),
             "channel_id": ("a", strings(ids)),
             "member": ("a", strings(member_of)),
             **_member_coords("a", member_of, members),
-            "channel": ("a", np.array([f.channel for f in fps], dtype=np.int64)),
-            "info_bits": ("a", np.array([f.info_bits for f in fps], dtype=np.float64)),
-            "self_info_bits": ("a", np.array([f.self_info_bits for f in fps], dtype=np.float64)),
+            "channel": ("a", np.array([c for f in fingerprints for c in range(f.n_channels)], dtype=np.int64)),
+            "info_bits": ("a", cat("info_bits")),
+            "self_info_bits": ("a", cat("self_info_bits")),
             "member_id": strings(names),
             **{f"member_{k}": v for k, v in _member_coords("member_id", names, members).items()},
         },
-        attrs={"n_members": len(names), "n_channels": M, "units_vi": "bits",
-               "description": "Generalised NMI and VI (bits) between every pair of channels "
-                              "(arXiv:2405.21042); a and b index the same channels."},
+        attrs=attrs,
     )
 
 

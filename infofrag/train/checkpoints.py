@@ -23,6 +23,7 @@ from ..devices import resolve_device
 from ..errors import CheckpointError
 from ..models import build_member_model
 from ..values import plain
+from ..defaults import default
 from .learners import DEFAULT_METHOD, LEARNERS, member_method, member_settings
 
 logger = logging.getLogger("infofrag.train")
@@ -125,7 +126,7 @@ def trajectory_identity(member: dict, ds, origin: dict | None = None) -> dict:
                 "dataset": dataset_identity(ds)}
     if method == DEFAULT_METHOD:
         settings["beta"] = float(m["beta"])
-        if float(m.get("tc_weight", 0.0)):
+        if float(m.get("tc_weight", default("model.tc_weight"))):
             settings["tc_weight"] = float(m["tc_weight"])
     else:
         settings["method"] = method

@@ -8,14 +8,14 @@ import torch
 from ..devices import resolve_device
 
 
-def encode(model, x, batch_size: int = 256, device="auto"):
+def encode(model, x, points_per_pass: int = 256, device="auto"):
     """Posterior parameters of ``x`` ``[N, *input_shape]`` -> (mu, logvar), numpy float32 [N, d].
 
     Eval mode, no gradients, in batches; the model's training mode is restored afterwards.
     device "auto": the model's device if it is on a GPU, else CUDA when available, else CPU.
     """
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: must be a positive int, got {batch_size!r}")
+    if isinstance(points_per_pass, bool) or not isinstance(points_per_pass, int) or points_per_pass < 1:
+        raise ValueError(f"points_per_pass: must be a positive int, got {points_per_pass!r}")
     shape = tuple(model.input_shape)
     if tuple(x.shape[1:]) != shape:
         raise ValueError(f"x: shape {tuple(x.shape)} does not fit the model's input_shape {shape} "
@@ -30,9 +30,9 @@ def encode(model, x, batch_size: int = 256, device="auto"):
     mus, lvs = [], []
     try:
         with torch.inference_mode():
-            for i in range(0, x.shape[0], batch_size):
-                xb = torch.as_tensor(np.asarray(x[i:i + batch_size]) if not isinstance(x, torch.Tensor)
-                                     else x[i:i + batch_size], dtype=torch.float32).to(dev)
+            for i in range(0, x.shape[0], points_per_pass):
+                xb = torch.as_tensor(np.asarray(x[i:i + points_per_pass]) if not isinstance(x, torch.Tensor)
+                                     else x[i:i + points_per_pass], dtype=torch.float32).to(dev)
                 mu, lv = model.encode(xb)
                 mus.append(mu.float().cpu().numpy())
                 lvs.append(lv.float().cpu().numpy())
