@@ -21,6 +21,7 @@ a few channels, the NMI matrix averaged over blocks of channels to at most
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
 
@@ -199,14 +200,58 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
                 "reachability": [], "matrix": None, "matrix_extent": None, "block": None,
                 "tick_labels": [], "factors": [], "factor_strip": None, "masked_channels": 0,
                 "message": message}
+    data = _overview_data(ds, result, order)
+    strip_w = 0.35 * data.nf + 0.2 if data.nf else 0.01
+    fig = plt.figure(figsize=(7.5 + strip_w, 9.5))
+    gs = fig.add_gridspec(2, 4, height_ratios=[1, 3.2], width_ratios=[6, strip_w, 0.25, 0.3],
+                          hspace=0.06, wspace=0.08)
+    ax_r = fig.add_subplot(gs[0, 0])
+    ax_m = fig.add_subplot(gs[1, 0], sharex=ax_r)
+    top = _draw_reachability(ax_r, data, result, title)
+    im = _draw_matrix(fig, ax_m, fig.add_subplot(gs[1, 3]), ax_r, data, top, ds, max_tick_labels)
+    ax_f = _draw_factor_strip(fig.add_subplot(gs[1, 1], sharey=ax_m), data, result) if data.nf else None
+    if not data.nf:
+        ax_m.text(1.01, 0.5, "no ground-truth factors", rotation=90, transform=ax_m.transAxes,
+                  va="center", ha="left", fontsize=9, color="0.4")
+    message = None
+    if result.get("status") not in (None, "ok"):
+        message = result.get("message", "")
+        ax_m.text(0.5, -0.12 if data.n > max_tick_labels else -0.3, _wrap(message),
+                  transform=ax_m.transAxes, ha="center", va="top", fontsize=10, color="firebrick")
+    _save(fig, path)
+    return {**_read_back_overview(ax_r, ax_m, ax_f, im, data.n), "masked_channels": data.masked, "message": message}
+
+
+@dataclasses.dataclass
+class _Overview:
+    """What the overview draws, prepared from the store and the hotspot result."""
+
+    order: list  # the OPTICS ordering (indices into dim a)
+    labels: np.ndarray  # hotspot label along it (-1: none)
+    reach: np.ndarray  # reachability along it (NaN: infinite)
+    n: int
+    k: int  # channels per pixel of the matrix
+    nmi: np.ndarray  # the (block-averaged) NMI image
+    factors: list
+    fnmi: np.ndarray | None  # the factor strip, NaN where masked
+    masked: int  # channels masked in the strip (at or below the information threshold)
+
+    @property
+    def nf(self) -> int:
+        return len(self.factors) if self.fnmi is not None else 0
+
+    @property
+    def span(self) -> int:
+        return self.k * self.nmi.shape[0]  # channels the (block-averaged) image covers; >= n
+
+
+def _overview_data(ds, result, order) -> _Overview:
     labels = np.asarray(result["optics"]["labels"])
     reach = np.array([np.nan if r is None else r for r in result["optics"]["reachability"]], dtype=float)
     n = len(order)
     k = max(1, math.ceil(n / MAX_MATRIX_PIXELS))
-    nmi = _ordered_nmi(ds, order, k)
     factors = list(result.get("factors", []))
-    fnmi = None
-    masked = 0
+    fnmi, masked = None, 0
     if factors and "factor_nmi" in ds:
         from .hotspots import informative_factor_nmi
 
@@ -217,23 +262,18 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
         masked = int(np.isnan(fnmi).all(axis=1).sum())
         if k > 1:
             fnmi = _block_nanmean(fnmi, k)
-    nf = len(factors) if fnmi is not None else 0
-    span = k * nmi.shape[0]  # channels the (block-averaged) image covers; >= n
+    return _Overview(order, labels, reach, n, k, _ordered_nmi(ds, order, k), factors, fnmi, masked)
 
-    strip_w = 0.35 * nf + 0.2 if nf else 0.01
-    fig = plt.figure(figsize=(7.5 + strip_w, 9.5))
-    gs = fig.add_gridspec(2, 4, height_ratios=[1, 3.2], width_ratios=[6, strip_w, 0.25, 0.3],
-                          hspace=0.06, wspace=0.08)
-    ax_r = fig.add_subplot(gs[0, 0])
-    ax_m = fig.add_subplot(gs[1, 0], sharex=ax_r)
-    ax_c = fig.add_subplot(gs[1, 3])
 
-    # Reachability profile: bars of width 1, drawn as one step outline per run of equal labels
-    # in a single collection (thousands of bar patches take seconds to lay out).
+def _draw_reachability(ax_r, data: _Overview, result, title) -> float:
+    """The reachability profile: bars of width 1, drawn as one step outline per run of equal
+    labels in a single collection (thousands of bar patches take seconds to lay out). Returns
+    the height infinite reachabilities are drawn at."""
+    n, reach = data.n, data.reach
     finite = np.isfinite(reach)
     top = np.nanmax(reach[finite]) * 1.1 if finite.any() else 1.0
     heights = np.where(finite, reach, top)
-    bars = _bar_outlines(heights, labels)
+    bars = _bar_outlines(heights, data.labels)
     ax_r.add_collection(PolyCollection([v for _, v in bars], closed=True, linewidths=0, gid="reachability",
                                        facecolors=[NOISE_COLOUR if lab < 0 else _hotspot_colour(lab)
                                                    for lab, _ in bars]))
@@ -247,12 +287,17 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
                    f"({result.get('n_channels', n)} in all)", fontsize=12)
     if (~finite).any():
         ax_r.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, frameon=False)
+    return top
 
-    # NMI matrix in OPTICS order (block-averaged at scale), hotspots framed at their channels.
-    im = ax_m.imshow(nmi, cmap=NMI_CMAP, vmin=0, vmax=1, aspect="auto",
+
+def _draw_matrix(fig, ax_m, ax_c, ax_r, data: _Overview, top, ds, max_tick_labels):
+    """The NMI matrix in OPTICS order (block-averaged at scale), each hotspot framed at its
+    channels and named above the reachability plot; the colour bar."""
+    n, k = data.n, data.k
+    im = ax_m.imshow(data.nmi, cmap=NMI_CMAP, vmin=0, vmax=1, aspect="auto",
                      interpolation="nearest" if k == 1 else "antialiased",
-                     extent=(-0.5, span - 0.5, span - 0.5, -0.5))
-    runs = _runs(labels)
+                     extent=(-0.5, data.span - 0.5, data.span - 0.5, -0.5))
+    runs = _runs(data.labels)
     for lab, a, b in runs:
         col = _hotspot_colour(lab)
         lw_outer, lw_inner = (4.2, 2.6) if n <= 300 else (2.4, 1.4)
@@ -271,7 +316,7 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
     if n <= max_tick_labels:
         members = np.asarray(ds["member"].values).astype(str)
         chans = np.asarray(ds["channel"].values).astype(int)
-        names = [f"{members[i]}:{chans[i]}" for i in order]
+        names = [f"{members[i]}:{chans[i]}" for i in data.order]
         ax_m.set_yticks(np.arange(n))
         ax_m.set_yticklabels(names, fontsize=7)
         ax_m.set_xticks(np.arange(n))
@@ -281,27 +326,25 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
             axis.set_major_locator(matplotlib.ticker.MaxNLocator(nbins=8, integer=True))
     cb = fig.colorbar(im, cax=ax_c)
     cb.set_label("NMI" if k == 1 else f"NMI (mean over {k} x {k} channels)")
+    return im
 
-    # Factor strip (channels at or below the information threshold masked grey).
-    if nf:
-        ax_f = fig.add_subplot(gs[1, 1], sharey=ax_m)
-        strip_cmap = plt.get_cmap(NMI_CMAP).with_extremes(bad=NOISE_COLOUR)
-        ax_f.imshow(np.ma.masked_invalid(fnmi), cmap=strip_cmap, vmin=0, vmax=1, aspect="auto",
-                    interpolation="nearest", extent=(-0.5, nf - 0.5, span - 0.5, -0.5))
-        ax_f.set_xticks(np.arange(nf))
-        ax_f.set_xticklabels(factors, rotation=90, fontsize=9)
-        ax_f.tick_params(labelleft=False, left=False)
-        ax_f.set_title("NMI with\nfactor" + (f"\n(grey: <= {result['info_threshold']:g} bits)"
-                                             if masked else ""), fontsize=9)
-    else:
-        ax_m.text(1.01, 0.5, "no ground-truth factors", rotation=90, transform=ax_m.transAxes,
-                  va="center", ha="left", fontsize=9, color="0.4")
-    message = None
-    if result.get("status") not in (None, "ok"):
-        message = result.get("message", "")
-        ax_m.text(0.5, -0.12 if n > max_tick_labels else -0.3, _wrap(message),
-                  transform=ax_m.transAxes, ha="center", va="top", fontsize=10, color="firebrick")
-    _save(fig, path)
+
+def _draw_factor_strip(ax_f, data: _Overview, result):
+    """The NMI with each factor, channels at or below the information threshold masked grey."""
+    nf = data.nf
+    strip_cmap = plt.get_cmap(NMI_CMAP).with_extremes(bad=NOISE_COLOUR)
+    ax_f.imshow(np.ma.masked_invalid(data.fnmi), cmap=strip_cmap, vmin=0, vmax=1, aspect="auto",
+                interpolation="nearest", extent=(-0.5, nf - 0.5, data.span - 0.5, -0.5))
+    ax_f.set_xticks(np.arange(nf))
+    ax_f.set_xticklabels(data.factors, rotation=90, fontsize=9)
+    ax_f.tick_params(labelleft=False, left=False)
+    ax_f.set_title("NMI with\nfactor" + (f"\n(grey: <= {result['info_threshold']:g} bits)"
+                                         if data.masked else ""), fontsize=9)
+    return ax_f
+
+
+def _read_back_overview(ax_r, ax_m, ax_f, im, n) -> dict:
+    """What the overview shows, read back from the drawn figure (what the tests check)."""
     boxes, box_rows = [], []
     for patch in ax_m.patches:
         gid = patch.get_gid() or ""
@@ -326,12 +369,10 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
         "reachability": drawn.tolist(),
         "matrix": np.asarray(im.get_array()),
         "matrix_extent": tuple(float(e) for e in im.get_extent()),
-        "block": k,
+        "block": int(round(im.get_extent()[1] + 0.5)) // np.asarray(im.get_array()).shape[1],
         "tick_labels": _tick_texts(ax_m.xaxis),
-        "factors": [t.get_text() for t in ax_f.get_xticklabels()] if nf else [],
-        "factor_strip": np.asarray(ax_f.images[0].get_array().filled(np.nan)) if nf else None,
-        "masked_channels": masked,
-        "message": message,
+        "factors": [t.get_text() for t in ax_f.get_xticklabels()] if ax_f is not None else [],
+        "factor_strip": np.asarray(ax_f.images[0].get_array().filled(np.nan)) if ax_f is not None else None,
     }
 
 

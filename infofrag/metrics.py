@@ -137,11 +137,16 @@ def _histogram_discretize(mu: np.ndarray, n_bins: int) -> np.ndarray:
     return out
 
 
-def _split(n: int, seed: int, train_fraction: float) -> tuple[np.ndarray, np.ndarray]:
+def train_size(n: int, train_fraction: float = TRAIN_FRACTION) -> int:
+    """Training points of ``n`` split in ``train_fraction`` (at least one of each)."""
     if not 0.0 < train_fraction < 1.0:
         raise ValueError(f"train_fraction: must lie in (0, 1), got {train_fraction}")
+    return min(n - 1, max(1, int(round(n * train_fraction))))
+
+
+def _split(n: int, seed: int, train_fraction: float) -> tuple[np.ndarray, np.ndarray]:
     perm = np.random.default_rng(seed).permutation(n)
-    n_train = min(n - 1, max(1, int(round(n * train_fraction))))
+    n_train = train_size(n, train_fraction)
     return np.sort(perm[:n_train]), np.sort(perm[n_train:])
 
 

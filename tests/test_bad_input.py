@@ -2,7 +2,7 @@
 a model or the posteriors are wrong.
 
 Each case runs Snakemake on a directory that already holds a completed run (see
-``test_faults.done_run``) and checks (1) it exits non-zero with a message that names the key or
+``finished_run`` in conftest.py) and checks (1) it exits non-zero with a message that names the key or
 file and the problem, (2) where the problem can be known from the config alone, no job runs, and
 (3) nothing already in results/ is removed or overwritten (sha256 of every file before/after).
 docs/reliability.md lists these cases in a table.
@@ -18,27 +18,21 @@ import struct
 import numpy as np
 import pytest
 
-from test_faults import RES, audit, cli, copy_run, done_run, frozen_checkout, snakemake, tree_digests
-from workflow_utils import write_config
+from helpers.runs import RES, audit, cli, copy_run, edit, private_checkout, snakemake, tree_digests
+from helpers.runs import write_config
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _frozen(tmp_path_factory):
-    """Run a frozen copy of the checkout (see test_faults.code_root)."""
-    return frozen_checkout(tmp_path_factory)
+@pytest.fixture
+def done(finished_run):
+    return finished_run
 
 
 @pytest.fixture(scope="module")
-def done(tmp_path_factory):
-    return done_run(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def shared(done, tmp_path_factory):
+def shared(finished_run, tmp_path_factory):
     """One copy of the completed run for the config cases (they must not change anything)."""
-    work = copy_run(done, tmp_path_factory.mktemp("bad_config") / "w")
+    work = copy_run(finished_run, tmp_path_factory.mktemp("bad_config") / "w")
     return work, tree_digests(work)
 
 
@@ -372,14 +366,14 @@ def test_posteriors_with_nan_or_inf_are_refused(done, tmp_path, value):
     work = copy_run(done, tmp_path / "w")
     _poison_posteriors(work, value)
     before = tree_digests(work)
-    target = f"{RES}/fingerprints/b4_s0/ch0.zarr"
+    target = f"{RES}/fingerprints/b4_s0.zarr"
     proc = snakemake(work, "--cores", "1", target, "--forcerun", target, check=False)
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0
     line = next(line for line in text.splitlines() if "rule fingerprint failed" in line)
     assert "logvar" in line and re.search("nan|inf", line, re.I), line
     after = tree_digests(work)
-    stale = {k for k in before if k.startswith("fingerprints/b4_s0/ch0.zarr")}
+    stale = {k for k in before if k.startswith("fingerprints/b4_s0.zarr")}
     assert {k: v for k, v in before.items() if k not in stale} == after
 
 
@@ -387,7 +381,7 @@ def test_nan_posteriors_error_names_the_store(done, tmp_path):
     """The refusal names the store the posteriors came from."""
     work = copy_run(done, tmp_path / "w")
     _poison_posteriors(work, np.nan)
-    target = f"{RES}/fingerprints/b4_s0/ch0.zarr"
+    target = f"{RES}/fingerprints/b4_s0.zarr"
     proc = snakemake(work, "--cores", "1", target, "--forcerun", target, check=False)
     line = next(line for line in (proc.stdout + proc.stderr).splitlines() if "rule fingerprint failed" in line)
     assert f"{RES}/posteriors/b4_s0.zarr" in line, line

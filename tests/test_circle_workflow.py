@@ -8,7 +8,7 @@ import yaml
 
 from infofrag import store
 from infofrag.circle_fusion import ensemble_size_sweep
-from workflow_utils import snakemake, write_config
+from helpers.runs import snakemake, write_config
 
 pytestmark = pytest.mark.slow
 

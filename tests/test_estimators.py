@@ -791,7 +791,10 @@ def test_expected_centred_channels_first_give_the_same_numbers(dtype, monkeypatc
     assert centred[0].all() and not centred[1].any() and centred[4].all()
     assert centred[2, sample].all() and not centred[2, outliers].any()
     assert not centred[3, sample].any() and centred[3].sum() > 0.8 * N
-    order, n_weak = _coefficients._weak_first(torch.from_numpy(D), _coefficients._max_distance(torch.float32, N))
+    from infofrag.estimators._sources import DenseRows
+
+    order, n_weak = _coefficients._weak_first(DenseRows(torch.from_numpy(D), "D"),
+                                              _coefficients._max_distance(torch.float32, N), torch.device("cpu"))
     assert n_weak == 3 and list(order) == [0, 2, 4, 1, 3]
     tol = dict(rtol=1e-6, atol=1e-9) if dtype == np.float32 else dict(rtol=1e-12, atol=1e-15)
     for args in ((D,), (D[:2], D[2:]), (D[3:], D[:3])):

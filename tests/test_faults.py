@@ -2,7 +2,7 @@
 damaged, two runs collide, the disk fills up or results/ is read-only.
 
 Every test starts from a copy of one completed run of the tiny config (built once per session,
-see ``done_run``) and checks (1) the message the user gets names the file and the problem,
+see ``finished_run`` in conftest.py) and checks (1) the message the user gets names the file and the problem,
 (2) nothing that looks complete is left behind by the fault, and (3) a rerun gives the same
 values as the undisturbed run. docs/reliability.md lists these tests in a table.
 """
@@ -23,126 +23,15 @@ import numpy as np
 import pytest
 import yaml
 
-import workflow_utils
-from workflow_utils import ROOT, write_config
+from helpers.runs import (RES, ROOT, audit, cli, copy_run, env_for, leftovers, sha256, smk_command, snakemake,
+                          tree_digests, write_config)
+from helpers.stores import assert_same_store, assert_same_weights, load_store, weights
 
 pytestmark = pytest.mark.slow
 
-RES = "results"
-
-
-# --------------------------------------------------------------------------- helpers
-
-_CODE = {"root": None}
-
-
-def code_root() -> Path:
-    """The checkout these tests run: a frozen copy taken once per session, so that edits made to
-    a shared working tree meanwhile cannot change the code digests that Snakemake compares with
-    the completed run, nor the code a rerun uses (falls back to the checkout itself)."""
-    return _CODE["root"] or ROOT
-
-
-def frozen_checkout(tmp_path_factory) -> Path:
-    dest = tmp_path_factory.getbasetemp() / "reliability-checkout"
-    if not (dest / "Snakefile").exists():
-        shutil.rmtree(dest, ignore_errors=True)
-        workflow_utils.snapshot(dest)
-    _CODE["root"] = dest
-    return dest
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _frozen(tmp_path_factory):
-    return frozen_checkout(tmp_path_factory)
-
-
-def snakemake(work: Path, *args, **kwargs):
-    """workflow_utils.snakemake on the frozen checkout."""
-    return workflow_utils.snakemake(work, *args, root=code_root(), **kwargs)
-
-
-def done_run(tmp_path_factory) -> Path:
-    """One completed run of config/test.yaml, built once per test session (shared by
-    test_faults.py and test_bad_input.py; tests copy it before changing anything)."""
-    frozen_checkout(tmp_path_factory)
-    base = tmp_path_factory.getbasetemp() / "reliability-done-run"
-    if not (base / "COMPLETE").exists():
-        shutil.rmtree(base, ignore_errors=True)
-        base.mkdir()
-        write_config(base)
-        snakemake(base, "--cores", "2")
-        (base / "COMPLETE").write_text("ok")
-    return base
-
-
-def copy_run(src: Path, dst: Path) -> Path:
-    """A private copy of a run (the workflow's paths are relative to the working directory;
-    copytree keeps modification times, so Snakemake sees the copy as up to date)."""
-    shutil.copytree(src, dst, symlinks=True)
-    (dst / "COMPLETE").unlink(missing_ok=True)
-    return dst
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def tree_digests(work: Path, skip_top=("logs", "benchmarks", ".infofrag-owner.json")) -> dict[str, str]:
-    """sha256 of every file under results/ (Snakemake's job logs and benchmarks, and the note of
-    which config owns the directory, excluded)."""
-    res = work / RES
-    out = {}
-    for p in sorted(res.rglob("*")):
-        rel = p.relative_to(res).as_posix()
-        if p.is_file() and rel.split("/")[0] not in skip_top:
-            out[rel] = sha256(p)
-    return out
-
-
-def leftovers(work: Path) -> list[str]:
-    """Temporary names the atomic writers use (``.<name>.tmp-*``): never a finished result."""
-    return sorted(p.relative_to(work).as_posix() for p in (work / RES).rglob(".*.tmp-*"))
-
-
-def cli(work: Path, *args) -> subprocess.CompletedProcess:
-    """``python -m infofrag ARGS`` in ``work`` (this checkout's package)."""
-    env = dict(os.environ, PYTHONPATH=str(code_root()) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-m", "infofrag", *args], cwd=work, capture_output=True,
-                          text=True, env=env, timeout=300)
-
-
-def audit(work: Path, result: str, *extra) -> subprocess.CompletedProcess:
-    return cli(work, "audit", result, *extra)
-
-
-def load_store(path: Path) -> dict[str, np.ndarray]:
-    """Every variable and coordinate of a Zarr store, as numpy arrays (no digest check)."""
-    from infofrag.store import open_dataset
-
-    ds = open_dataset(path, check=False)
-    return {name: np.asarray(ds[name].values) for name in ds.variables}
-
-
-def assert_same_store(a: Path, b: Path):
-    va, vb = load_store(a), load_store(b)
-    assert sorted(va) == sorted(vb)
-    for name in va:
-        if va[name].dtype.kind in "fc":
-            np.testing.assert_array_equal(va[name], vb[name], err_msg=f"{a}: {name}")
-        else:
-            assert va[name].tolist() == vb[name].tolist(), f"{a}: {name}"
-
-
-def smk_command(work: Path, *args) -> list[str]:
-    return [sys.executable, "-m", "snakemake", "-s", str(code_root() / "Snakefile"), "-d", str(work),
-            "--configfile", str(work / "config.yaml"), *args]
-
 
 def smk_env(**extra) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(code_root()) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    env.update(extra)
-    return env
+    return env_for(**extra)
 
 
 class Group:
@@ -201,14 +90,14 @@ def wait_for(predicate, timeout=300, what="condition", proc=None):
     raise AssertionError(f"timed out waiting for {what}")
 
 
-@pytest.fixture(scope="module")
-def done(tmp_path_factory):
-    return done_run(tmp_path_factory)
+@pytest.fixture
+def done(finished_run):
+    return finished_run
 
 
 @pytest.fixture
-def work(done, tmp_path):
-    return copy_run(done, tmp_path / "w")
+def work(run_copy):
+    return run_copy
 
 
 # =========================================================================== kill -9 in training
@@ -304,21 +193,6 @@ class ResumeWatch:
         if stamp != self.stamp:
             self.stamp, self.step = stamp, resume_step(self.path)
         return self.step
-
-
-def weights(path: Path) -> dict:
-    import torch
-
-    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
-
-
-def assert_same_weights(a: Path, b: Path):
-    import torch
-
-    wa, wb = weights(a), weights(b)
-    assert sorted(wa) == sorted(wb)
-    for k in wa:
-        assert torch.equal(wa[k], wb[k]), f"{k} differs between {a} and {b}"
 
 
 def log_rows(path: Path) -> list[list[str]]:
@@ -448,7 +322,7 @@ def test_kill9_whole_workflow_during_training(work, groups):
 
 # stage -> (the output its job is killed writing, the store that reads it)
 KILL_TARGETS = {
-    "fingerprint": (f"{RES}/fingerprints/b1_s0/ch1.zarr", f"{RES}/similarity/shards/b1-0__b1-0.zarr"),
+    "fingerprint": (f"{RES}/fingerprints/b1_s0.zarr", f"{RES}/similarity/shards/b1-0__b1-0.zarr"),
     "shard": (f"{RES}/similarity/shards/b1-0__b4-1.zarr", f"{RES}/similarity.zarr"),
     "gather": (f"{RES}/similarity.zarr", f"{RES}/similarity.zarr"),
 }
@@ -535,8 +409,8 @@ DAMAGE = {
     "checkpoint": (f"{RES}/members/b4_s0/model.pt", f"{RES}/members/b4_s0/model.pt",
                    f"{RES}/posteriors/b4_s0.zarr", False),
     "posteriors": (f"{RES}/posteriors/b4_s0.zarr/mu/c/0/0", f"{RES}/posteriors/b4_s0.zarr",
-                   f"{RES}/fingerprints/b4_s0/ch0.zarr", True),
-    "fingerprint": (f"{RES}/fingerprints/b1_s0/ch1.zarr/distance/c/0/0", f"{RES}/fingerprints/b1_s0/ch1.zarr",
+                   f"{RES}/fingerprints/b4_s0.zarr", True),
+    "fingerprint": (f"{RES}/fingerprints/b1_s0.zarr/mu/c/0/0", f"{RES}/fingerprints/b1_s0.zarr",
                     f"{RES}/similarity/shards/b1-0__b1-0.zarr", True),
     "shard": (f"{RES}/similarity/shards/b1-0__b4-1.zarr/nmi/c/0/0", f"{RES}/similarity/shards/b1-0__b4-1.zarr",
               f"{RES}/similarity.zarr", True),

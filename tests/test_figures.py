@@ -5,7 +5,6 @@ channels."""
 
 import csv
 import struct
-import time
 import tracemalloc
 
 import numpy as np
@@ -16,7 +15,7 @@ import xarray as xr
 from infofrag import figures
 from infofrag.hotspots import find_hotspots, write_hotspots
 
-from test_hotspots import make_store
+from helpers.hotspots import make_store
 
 torch.set_num_threads(1)
 
@@ -179,7 +178,7 @@ def test_overview_frames_a_hotspot_split_along_the_ordering(tmp_path):
     ds, _ = make_store()
     order = list(range(0, 8))
     labels = [0, 0, 1, 1, 1, 0, -1, -1]
-    res = {"status": "ok", "distance": "vi", "n_channels": 24, "n_hotspots": 2, "factors": ["x", "y"],
+    res = {"status": "ok", "distance": "vi", "info_threshold": 0.01, "n_channels": 24, "n_hotspots": 2, "factors": ["x", "y"],
            "optics": {"ordering": order, "labels": labels, "reachability": [None] + [1.0] * 7},
            "hotspots": [{"id": 0, "index": [0, 1, 5]}, {"id": 1, "index": [2, 3, 4]}]}
     drawn = figures.plot_hotspot_overview(ds, res, tmp_path / "o.png")
@@ -294,25 +293,23 @@ def fragment_result(ds, frag, info):
     order += rest
     labels += [-1] * len(rest)
     reach += [3.0] * len(rest)
-    return {"status": "ok", "message": "", "distance": "vi", "n_channels": int(len(info)),
+    return {"status": "ok", "message": "", "distance": "vi", "info_threshold": 0.01, "n_channels": int(len(info)),
             "n_informative": int(len(keep)), "n_hotspots": len(hotspots), "factors": ["x", "y", "z"],
             "hotspots": hotspots, "optics": {"ordering": order, "labels": labels, "reachability": reach}}
 
 
-def test_overview_at_3000_channels_is_readable_and_cheap(tmp_path):
+def test_overview_at_3000_channels_is_readable_and_small(tmp_path):
     ds, frag, info = big_store()
     res = fragment_result(ds, frag, info)
     n = len(res["optics"]["ordering"])
     assert n > 2800
     tracemalloc.start()
-    t0 = time.perf_counter()
     drawn = figures.plot_hotspot_overview(ds, res, tmp_path / "big.png")
-    seconds = time.perf_counter() - t0
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     assert_png(tmp_path / "big.png")
-    # time and memory: measured ~1 s and ~1.2 x the matrix's size on a 2-core machine; bounds with room
-    assert seconds < 10, seconds
+    # memory: measured ~1.2 x the matrix's size; a bound with room (its time is measured as part
+    # of the hotspots stage by benchmarks/paper_scale.py, never asserted)
     assert peak < 3 * ds["nmi"].nbytes, peak / 2**20
     # a picture a screen can show, of a file size a report can hold
     w, h = png_size(tmp_path / "big.png")

@@ -13,7 +13,7 @@ import pytest
 import torch
 import xarray as xr
 
-from workflow_utils import ROOT, planned_jobs, snakemake, write_config
+from helpers.runs import ROOT, planned_jobs, snakemake, write_config
 
 TESTS = Path(__file__).resolve().parent
 ENTRY = "entry_points.tiny_encoder"
@@ -95,7 +95,7 @@ def test_imported_members_go_through_every_stage(zoo_run):
     np.testing.assert_allclose(pca["mu"].values, zoo["mu"].astype(np.float32))
     for m in ("tiny1", "pca1"):
         assert (work / "results" / "scores" / f"{m}.json").exists()
-        assert (work / "results" / "fingerprints" / m / "ch1.zarr").exists()
+        assert (work / "results" / "fingerprints" / f"{m}.zarr").exists()
     # provenance: the user's file by digest, the entry point and its module's digest
     rec = json.loads((work / "results" / "posteriors" / "tiny1.zarr.prov.json").read_text())
     external = [e for e in rec["inputs"] if e.get("external")]
@@ -183,7 +183,7 @@ def test_an_imported_model_encodes_in_inference_mode(tmp_path, entry_points_impo
     model = ImportedModel(tmp_path / "unused.pt", "entry_points.dropout_encoder:load", 2)
     x = np.random.default_rng(0).random((20, 1, 4, 4), dtype=np.float32)
     mu_all, lv_all = model.encode(x)
-    mu_one, lv_one = model.encode(x[:3], batch_size=1)
+    mu_one, lv_one = model.encode(x[:3], points_per_pass=1)
     assert not model._module.training
     np.testing.assert_allclose(mu_all[:3], mu_one, rtol=1e-5, atol=1e-6)  # float32 GEMM rounding
     np.testing.assert_allclose(lv_all[:3], lv_one, rtol=1e-5, atol=1e-6)

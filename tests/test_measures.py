@@ -255,3 +255,41 @@ def test_posterior_channels_give_their_distances_and_refuse_bad_input():
         PosteriorChannels(mu, bad)
     with pytest.raises(ValueError, match="same N"):
         similarity(ch, PosteriorChannels(mu[:, :40], lv[:, :40]))
+
+
+def test_compact_rows_that_turn_out_otherwise_than_expected():
+    """The kernel guesses from a few sample rows which channels have nearly constant rows; rows
+    that turn out otherwise are computed again from the posteriors, both ways: the same numbers
+    as the full-matrix path."""
+    from infofrag.estimators import _coefficients
+
+    n = 120
+    sample = np.unique(np.linspace(0, n - 1, 8).round().astype(int))
+    rest = np.setdiff1d(np.arange(n), sample)
+    rng = np.random.default_rng(5)
+    # expected centred, a few rows are not: nearly equal posteriors but for four far outliers
+    mu0 = 0.01 * rng.normal(size=n)
+    mu0[rest[:4]] = [30.0, -30.0, 60.0, -60.0]
+    # expected uncentred, most rows are centred: the sample rows' points spread far apart, the
+    # others in one tight cluster
+    mu1 = 0.01 * rng.normal(size=n)
+    mu1[sample] = 40.0 * np.arange(1, len(sample) + 1)
+    mu = np.stack([mu0, mu1, rng.normal(size=n)])
+    lv = np.full_like(mu, -2.0)
+    ch = PosteriorChannels(mu, lv)
+    import torch
+
+    cap = _coefficients._max_distance(torch.float32, n)
+    order, n_weak = _coefficients._weak_first(ch, cap, torch.device("cpu"))
+    assert n_weak == 1 and (order is None or order[0] == 0)
+    D = np.stack([measures.distances(a, b).astype(np.float32) for a, b in zip(mu, lv)])
+    C = np.exp(-D.astype(np.float64)).mean(-1)
+    assert (C[0] > 0.8).sum() >= n - 4 and (C[0] <= 0.8).sum() == 4
+    assert (C[1, rest] > 0.8).all() and not (C[1, sample] > 0.8).any()
+    for args_c, args_d in (((ch,), (D,)), ((PosteriorChannels(mu[:1], lv[:1]), PosteriorChannels(mu[1:], lv[1:])),
+                                           (D[:1], D[1:]))):
+        for rows in (None, 7):
+            got = infofrag.similarity_terms(*args_c, chunk_rows=rows)
+            want = infofrag.similarity_terms(*args_d, chunk_rows=rows)
+            for g, w in zip(got, want):
+                np.testing.assert_allclose(g, w, rtol=1e-6, atol=1e-7)

@@ -18,7 +18,7 @@ from infofrag.models.objectives import (annealed_capacity, density_ratio_tc, dip
 from infofrag.train import config_hash, encode, load_model, train_member
 from infofrag.train.learners import LEARNERS, member_settings
 from infofrag.train.loop import _validate_member
-from test_train import Squares, assert_identical, log_rows, member, method_member
+from helpers.training import Squares, assert_identical, log_rows, member, method_member
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

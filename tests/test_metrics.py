@@ -379,12 +379,14 @@ def test_scores_stage_defaults_are_the_fields_and_shrink_to_a_small_dataset(circ
     from infofrag import metrics
     from infofrag.stages import scores
 
-    # the field's points; the forest by default (gradient boosting costs minutes per dSprites member)
-    assert scores.DEFAULTS == {"protocol": "field", "n_train": 10000, "n_test": 5000, "importance": "forest",
-                               "seed": 0}
+    # the field's points and its classifier: one default, in the schema, for the library too
+    from infofrag.defaults import section
+
+    assert section("scores") == {"protocol": "field", "n_train": 10000, "n_test": 5000, "importance": "gbt",
+                                 "seed": 0}
     tmp_path, _, _ = circle_run
     res, _ = _run_scores(tmp_path, monkeypatch, settings={}, dataset=CIRCLE, member={"name": "m1"})
-    assert res["importance"] == "forest"
+    assert res["importance"] == "gbt" and res["importance_model"] == "GradientBoostingClassifier"
     # the circle has 1,000 points, fewer than 10,000 + 5,000: all of them, split 2 : 1
     assert res["protocol"] == "field" and (res["n_train"], res["n_test"]) == (667, 333)
     assert "1000 points" in res["protocol_note"]
@@ -392,7 +394,6 @@ def test_scores_stage_defaults_are_the_fields_and_shrink_to_a_small_dataset(circ
     from infofrag.config import load_schema
 
     props = load_schema()["properties"]["scores"]["properties"]
-    assert {k: props[k]["default"] for k in scores.DEFAULTS} == scores.DEFAULTS
     assert set(props["importance"]["enum"]) == set(metrics.IMPORTANCES)
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import yaml
 
-from workflow_utils import ROOT, write_config
+from helpers.runs import ROOT, write_config
 
 SLURM_DIR = ROOT / "tests" / "slurm"
 PROFILE = ROOT / "slurm" / "config.yaml"

@@ -12,7 +12,7 @@ from infofrag import figures, store
 from infofrag.errors import StoreError
 from infofrag.stages import spaces
 from infofrag.store.spaces import ALL_PAIR_VARIABLES, GROUP_VARIABLES, PAIR_VARIABLES, mirrored
-from workflow_utils import ROOT, planned_jobs, snakemake, write_config
+from helpers.runs import ROOT, planned_jobs, snakemake, write_config
 
 LN2 = math.log(2.0)
 
@@ -272,10 +272,10 @@ def ensemble(tmp_path_factory):
     shards = []
     for x, y in (("A", "A"), ("A", "B"), ("B", "B")):
         out = tmp / f"{x}__{y}.zarr"
-        spaces.run({m: paths[m] for m in blocks[x]}, {m: paths[m] for m in blocks[y]}, x, y, SETTINGS, out)
+        spaces.run([paths[m] for m in blocks[x]], [paths[m] for m in blocks[y]], x, y, SETTINGS, out)
         shards.append(str(out))
-    ds = spaces.gather(labels, {m: 2 if m.startswith("g1") else 1 for m in posts}, paths, shards, SETTINGS,
-                       tmp / "spaces.zarr")
+    ds = spaces.gather(labels, {m: 2 if m.startswith("g1") else 1 for m in posts}, list(paths.values()), shards,
+                       SETTINGS, tmp / "spaces.zarr")
     return {"tmp": tmp, "posts": posts, "paths": paths, "labels": labels, "shards": shards, "ds": ds}
 
 
@@ -349,7 +349,7 @@ def test_groups(ensemble):
 
 def test_gather_names_a_missing_or_foreign_shard(ensemble, tmp_path):
     kw = dict(labels=ensemble["labels"], latent_dims={m: 1 for m in ensemble["labels"]},
-              posterior_paths=ensemble["paths"], settings=SETTINGS)
+              posterior_paths=list(ensemble["paths"].values()), settings=SETTINGS)
     with pytest.raises(StoreError, match="no value .*g1_s0 x g2_s0"):
         spaces.gather(shard_paths=[ensemble["shards"][0], ensemble["shards"][2]], out_store=tmp_path / "x.zarr", **kw)
     with pytest.raises(StoreError, match="other settings"):
@@ -367,8 +367,8 @@ def test_members_without_a_swept_value(ensemble, tmp_path):
     labels = dict(ensemble["labels"])
     for m in ("g2_s0", "g2_s1"):
         labels[m] = {"method": "imported", "param": None, "value": None, "seed": None}
-    ds = spaces.gather(labels, {m: 1 for m in labels}, ensemble["paths"], ensemble["shards"], SETTINGS,
-                       tmp_path / "spaces.zarr")
+    ds = spaces.gather(labels, {m: 1 for m in labels}, list(ensemble["paths"].values()), ensemble["shards"],
+                       SETTINGS, tmp_path / "spaces.zarr")
     assert list(ds["seed"].values) == [0, 1, 2, -1, -1] and np.isnan(ds["value"].values[3])
     assert list(ds["group_method"].values) == ["fake", "imported"] and np.isnan(ds["group_value"].values[1])
     assert float(ds["group_excess"].values[1]) == pytest.approx(math.log2(3), abs=1e-9)
@@ -420,7 +420,7 @@ def test_memory_estimates_cover_the_rules():
     from infofrag import resources
 
     cfg = ifc.load_config(ROOT / "config" / "config.yaml")
-    mem = resources.mem_mb(cfg, ifc.members(cfg), cfg["similarity"]["block_size"])
+    mem = resources.mem_mb(cfg, ifc.members(cfg))
     assert 2000 <= mem["spaces"] < 4000 and 2000 <= mem["spaces_gather"] < 4000
 
 
@@ -436,13 +436,10 @@ def test_dag_has_spaces_only_when_enabled(tmp_path):
 
 # =========================================================================== workflow (slow)
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """One complete run of config/test.yaml (2 betas x 2 seeds, 3 channels, blocks of 1)."""
-    work = tmp_path_factory.mktemp("wf_spaces")
-    write_config(work)
-    snakemake(work, "--cores", "2")
-    return work
+@pytest.fixture
+def run(finished_run):
+    """The session's complete run of config/test.yaml (2 betas x 2 seeds, 3 channels, blocks of 1)."""
+    return finished_run
 
 
 @pytest.mark.slow
@@ -505,7 +502,8 @@ def test_workflow_fingerprint_close_to_monte_carlo_far_from_log2n(run):
 
 
 @pytest.mark.slow
-def test_workflow_changing_one_member_reruns_only_its_space_shards(run):
+def test_workflow_changing_one_member_reruns_only_its_space_shards(run_copy):
+    run = run_copy  # a private copy: the test rewrites its config
     write_config(run, ensemble__overrides={"b4_s1": {"steps": 45}})
     try:
         jobs = planned_jobs(run)

@@ -1,6 +1,6 @@
 """A rerun or an audit never certifies results that the code or the data no longer produce.
 
-Each test starts from a copy of one completed run of config/test.yaml (``test_faults.done_run``)
+Each test starts from a copy of one completed run of config/test.yaml (``finished_run`` in conftest.py)
 and changes one thing the way a user would: the code, a data file, a provenance record, the
 tree that holds the results, the spelling or order of the config. docs/reliability.md lists
 these cases with their outcome.
@@ -18,49 +18,26 @@ import numpy as np
 import pytest
 import yaml
 
-import workflow_utils
-from test_faults import RES, audit, cli, copy_run, done_run, frozen_checkout, snakemake, tree_digests
-from workflow_utils import planned_jobs, write_config
+from helpers import runs
+from helpers.runs import RES, audit, cli, copy_run, edit, private_checkout, snakemake, tree_digests
+from helpers.runs import planned_jobs, write_config
+from helpers.stores import weights
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _frozen(tmp_path_factory):
-    return frozen_checkout(tmp_path_factory)
-
-
-@pytest.fixture(scope="module")
-def done(tmp_path_factory):
-    return done_run(tmp_path_factory)
+@pytest.fixture
+def done(finished_run):
+    return finished_run
 
 
 @pytest.fixture
-def work(done, tmp_path):
-    return copy_run(done, tmp_path / "w")
-
-
-def private_checkout(tmp_path) -> Path:
-    """A copy of the checkout that made the completed run, whose code a test may edit."""
-    dest = tmp_path / "checkout"
-    shutil.copytree(workflow_utils_root(), dest, ignore=shutil.ignore_patterns("__pycache__"))
-    return dest
+def work(run_copy):
+    return run_copy
 
 
 def plan(work, root, config="config.yaml"):
     return planned_jobs(work, config=config, root=root)
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, f"{old!r} not in {path}"
-    path.write_text(text.replace(old, new, 1))
-
-
-def weights(path: Path) -> dict:
-    import torch
-
-    return torch.load(path, map_location="cpu", weights_only=True)["state_dict"]
 
 
 # =========================================================================== the code
@@ -74,7 +51,7 @@ def test_a_code_change_retrains_from_step_0(work, tmp_path):
     edit(root / "infofrag" / "models" / "vae.py", "        total = recon + beta * kl.sum()\n",
          "        total = recon + 10.0 * beta * kl.sum()\n")
     assert plan(work, root)["train"] == 4
-    workflow_utils.snakemake(work, "--cores", "2", root=root)
+    snakemake(work, "--cores", "2", root=root)
     for m, old in before.items():
         log = (work / RES / "logs" / "train" / f"{m}.log").read_text()
         assert "resuming" not in log, log
@@ -129,19 +106,13 @@ def test_changed_data_content_retrains_whatever_the_mtime(image_run, tmp_path):
     stat = path.stat()
     np.save(path, imgs[::-1].copy())  # same shape, same values, other order: other content
     os.utime(path, (stat.st_atime - 3600, stat.st_mtime - 3600))
-    jobs = planned_jobs(work, root=workflow_utils_root())
+    jobs = planned_jobs(work, root=runs.code_root())
     assert jobs["sample"] == 1 and jobs["train"] == 4, jobs
     snakemake(work, "--cores", "2")
     log = (work / RES / "logs" / "train" / "b1_s0.log").read_text()
     assert "content of the data files; starting from step 0" in log, log
     proc = audit(work, f"{RES}/hotspots/hotspots.json", "--config", "config.yaml")
     assert proc.returncode == 0, proc.stdout + proc.stderr
-
-
-def workflow_utils_root():
-    from test_faults import code_root
-
-    return code_root()
 
 
 # =========================================================================== records
@@ -173,15 +144,15 @@ def test_a_deleted_record_is_an_integrity_error_and_an_audit_mismatch(work):
 def test_the_audit_checks_the_tree_it_is_given(work, tmp_path):
     """A copy of the results is audited as itself, from any working directory."""
     shutil.copytree(work / RES, work / "archive1", symlinks=True)
-    fp = work / "archive1" / "fingerprints" / "b1_s0" / "ch0.zarr"
-    chunk = next(p for p in fp.rglob("*") if p.is_file() and "distance" in p.parts and p.name != "zarr.json")
+    fp = work / "archive1" / "fingerprints" / "b1_s0.zarr"
+    chunk = next(p for p in fp.rglob("*") if p.is_file() and "mu" in p.parts and p.name != "zarr.json")
     data = bytearray(chunk.read_bytes())
     data[len(data) // 2] ^= 0x01
     chunk.write_bytes(bytes(data))
     assert audit(work, f"{RES}/hotspots/hotspots.json").returncode == 0  # the original is intact
     bad = audit(work, "archive1/hotspots/hotspots.json")
     assert bad.returncode == 1
-    assert "archive1/fingerprints/b1_s0/ch0.zarr" in bad.stdout and "FAIL" in bad.stdout
+    assert "archive1/fingerprints/b1_s0.zarr" in bad.stdout and "FAIL" in bad.stdout
     assert f"{work / 'archive1'}" in bad.stdout  # says which tree it checked
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
@@ -217,7 +188,7 @@ def test_integral_floats_are_the_integers(work):
     cfg["model"]["latent_dim"] = float(cfg["model"]["latent_dim"])
     cfg["ensemble"]["seeds"] = [0, 1.0]
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
-    assert planned_jobs(work, root=workflow_utils_root()) == {}
+    assert planned_jobs(work, root=runs.code_root()) == {}
 
 
 @pytest.mark.parametrize("key,value,named", [
@@ -239,7 +210,7 @@ def test_bad_numbers_are_refused_before_any_job(work, key, value, named):
 def test_key_order_does_not_rerun(work):
     cfg = yaml.safe_load((work / "config.yaml").read_text())
     (work / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=True))
-    assert planned_jobs(work, root=workflow_utils_root()) == {}
+    assert planned_jobs(work, root=runs.code_root()) == {}
 
 
 # =========================================================================== resources and ownership

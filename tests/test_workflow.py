@@ -8,18 +8,15 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from workflow_utils import ROOT, planned_jobs, snakemake, write_config
+from helpers.runs import ROOT, planned_jobs, snakemake, write_config
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """One complete run of config/test.yaml (2 betas x 2 seeds, 3 channels, blocks of 1)."""
-    work = tmp_path_factory.mktemp("wf")
-    write_config(work)
-    snakemake(work, "--cores", "2")
-    return work
+@pytest.fixture
+def run(finished_run):
+    """The session's complete run of config/test.yaml (2 betas x 2 seeds, 3 channels, blocks of 1)."""
+    return finished_run
 
 
 def test_similarity_store_layout(run):
@@ -66,9 +63,11 @@ def test_gathered_values_match_direct_computation(run):
     once, channel for channel (a scrambled or misplaced shard would not)."""
     import infofrag
 
+    from infofrag.store import fingerprint
+
     ds = xr.open_zarr(run / "results" / "similarity.zarr")
-    D = np.stack([xr.open_zarr(run / "results" / "fingerprints" / m / f"ch{c}.zarr")["distance"].values
-                  for m, c in zip(ds["member"].values, ds["channel"].values)]).astype(np.float64)
+    fps = {m: fingerprint.read(run / "results" / "fingerprints" / f"{m}.zarr") for m in ds["member_id"].values}
+    D = np.stack([fps[m].distances(c) for m, c in zip(ds["member"].values, ds["channel"].values)])
     nmi, vi, terms = infofrag.similarity(D, return_terms=True)
     np.testing.assert_allclose(ds["nmi"].values, nmi, rtol=FLOAT32_RTOL, atol=1e-12)
     np.testing.assert_allclose(ds["vi"].values, vi, rtol=FLOAT32_RTOL, atol=1e-12)
@@ -99,7 +98,8 @@ def test_nothing_to_do_when_up_to_date(run):
     assert planned_jobs(run) == {}
 
 
-def test_changing_one_member_reruns_only_its_jobs(run):
+def test_changing_one_member_reruns_only_its_jobs(run_copy):
+    run = run_copy  # a private copy: the test rewrites its config
     write_config(run, ensemble__overrides={"b4_s1": {"steps": 45}})
     try:
         jobs = planned_jobs(run)
@@ -111,7 +111,8 @@ def test_changing_one_member_reruns_only_its_jobs(run):
                     "all": 1}
 
 
-def test_changing_a_member_seed_or_beta_reruns_only_it(run):
+def test_changing_a_member_seed_or_beta_reruns_only_it(run_copy):
+    run = run_copy  # a private copy: the test rewrites its config
     for override in ({"seed": 11}, {"beta": 3.0}):
         write_config(run, ensemble__overrides={"b1_s0": override})
         try:
@@ -121,7 +122,8 @@ def test_changing_a_member_seed_or_beta_reruns_only_it(run):
         assert jobs["train"] == 1 and jobs["fingerprint"] == 3 and jobs["similarity"] == 4, jobs
 
 
-def test_adding_members_adds_only_their_jobs(run):
+def test_adding_members_adds_only_their_jobs(run_copy):
+    run = run_copy  # a private copy: the test rewrites its config
     write_config(run, ensemble__seeds=[0, 1, 2])
     try:
         jobs = planned_jobs(run)
@@ -133,7 +135,8 @@ def test_adding_members_adds_only_their_jobs(run):
                     "all": 1}
 
 
-def test_unrelated_config_change_reruns_no_member_job(run):
+def test_unrelated_config_change_reruns_no_member_job(run_copy):
+    run = run_copy  # a private copy: the test rewrites its config
     write_config(run, hotspots__min_samples=3)
     try:
         jobs = planned_jobs(run)
@@ -151,7 +154,7 @@ def test_unrelated_config_change_reruns_no_member_job(run):
 def test_every_result_has_provenance_and_audit_passes(run):
     res = run / "results"
     for rec in ["sample.zarr", "members/b1_s0/model.pt", "posteriors/b1_s0.zarr",
-                "fingerprints/b1_s0/ch0.zarr", "similarity/shards/b1-0__b4-1.zarr", "similarity.zarr",
+                "fingerprints/b1_s0.zarr", "similarity/shards/b1-0__b4-1.zarr", "similarity.zarr",
                 "hotspots/hotspots.json", "boost/boost.json"]:
         data = json.loads((res / (rec + ".prov.json")).read_text())
         assert data["outputs"] and data["code"]["package_digest"] and data["packages"]["torch"]
@@ -175,7 +178,8 @@ def test_audit_names_a_tampered_checkpoint(run, tmp_path):
     assert "results/members/b4_s0/model.pt" in proc.stdout
 
 
-def test_audit_names_a_config_change(run):
+def test_audit_names_a_config_change(run_copy):
+    run = run_copy  # a private copy: the test rewrites its config
     write_config(run, ensemble__overrides={"b4_s1": {"steps": 45}})
     try:
         proc = subprocess.run([sys.executable, "-m", "infofrag", "audit", "results/hotspots/hotspots.json",
@@ -186,7 +190,8 @@ def test_audit_names_a_config_change(run):
     assert "member:b4_s1" in proc.stdout
 
 
-def test_bad_config_stops_before_any_job(run):
+def test_bad_config_stops_before_any_job(run_copy):
+    run = run_copy  # a private copy: the test rewrites its config
     before = sorted(p.relative_to(run) for p in (run / "results").rglob("*"))
     write_config(run, name="bad.yaml", ensemble__betas=[-1.0, 4.0])
     proc = snakemake(run, "--cores", "2", config="bad.yaml", check=False)

@@ -8,9 +8,8 @@ import math
 import numpy as np
 import torch
 
-from ..devices import resolve_device
 from ..measures import DEFAULT_MAX_MEMORY, pair_distance
-from ._checks import _compute_dtype, _is_torch, _output, _to_tensor, _torch_dtype
+from ._checks import _check_posteriors, _compute_dtype, _is_torch, _output, _to_tensor, _torch_dtype
 
 
 def _bhattacharyya_block(mu, lv, out=None):
@@ -51,63 +50,38 @@ def bhattacharyya(mu, logvar, *, device=None, dtype=None, max_memory=None):
         torch input. Infinite where a variance is so small that the distance overflows.
     """
     as_numpy = not (_is_torch(mu) or _is_torch(logvar))
-    mu_t = _to_tensor(mu, "mu")
-    lv_t = _to_tensor(logvar, "logvar")
-    if mu_t.ndim < 2:
-        raise ValueError(f"mu must be [..., N, d], got shape {tuple(mu_t.shape)}")
-    if lv_t.shape != mu_t.shape:
-        raise ValueError(f"logvar must have the shape of mu {tuple(mu_t.shape)}, got {tuple(lv_t.shape)}")
+    mu_t, lv_t, dev = _check_posteriors(mu, logvar, device)
     N, d = mu_t.shape[-2], mu_t.shape[-1]
-    if N < 2:
-        raise ValueError(f"mu needs N >= 2 sample points, got N = {N}")
-    if d < 1:
-        raise ValueError("mu needs at least one dimension d >= 1")
-    for t, name in ((mu_t, "mu"), (lv_t, "logvar")):
-        bad = ~torch.isfinite(t.detach())
-        if bool(bad.any()):
-            idx = tuple(int(v) for v in torch.nonzero(bad)[0].tolist())
-            raise ValueError(f"{name} must be finite; {name}[{', '.join(map(str, idx))}] = {float(t.detach()[idx])!r}")
-    if _is_torch(mu) and _is_torch(logvar) and mu.device != logvar.device:
-        raise ValueError(f"mu and logvar are on different devices ({mu.device}, {logvar.device})")
-    if _is_torch(mu):
-        dev = mu.device
-    elif _is_torch(logvar):
-        dev = logvar.device
-    else:
-        dev = resolve_device(device)
     cdt = _compute_dtype([mu_t, lv_t], dtype)
     batch = mu_t.shape[:-2]
     B = int(np.prod(batch)) if len(batch) else 1
-    mu3 = mu_t.reshape(B, N, d)
-    lv3 = lv_t.reshape(B, N, d)
+    mu3, lv3 = mu_t.reshape(B, N, d), lv_t.reshape(B, N, d)
     need_grad = torch.is_grad_enabled() and (mu_t.requires_grad or lv_t.requires_grad)
-    itemsize = torch.finfo(cdt).bits // 8
-    budget = int(max_memory or DEFAULT_MAX_MEMORY)
-    per_item = 8 * N * N * itemsize  # a handful of N x N temporaries per batch item
-    bc = max(1, min(B, budget // max(per_item, 1)))
+    per_item = 8 * N * N * (torch.finfo(cdt).bits // 8)  # a handful of N x N temporaries per batch item
+    bc = max(1, min(B, int(max_memory or DEFAULT_MAX_MEMORY) // max(per_item, 1)))
     eye = torch.eye(N, dtype=torch.bool, device=dev)
-    if need_grad:
+    with torch.set_grad_enabled(need_grad):
+        # autograd: out-of-place chunks, concatenated; otherwise each chunk written into place
+        out = None if need_grad else torch.empty((B, N, N), dtype=cdt, device=dev)
         parts = []
         for b0 in range(0, B, bc):
-            m = mu3[b0:b0 + bc].to(dev, cdt)
-            v = lv3[b0:b0 + bc].to(dev, cdt)
-            Dc = _bhattacharyya_block(m, v)
-            Dc = 0.5 * (Dc + Dc.transpose(-1, -2))  # exactly symmetric (SIMD tails round differently)
-            parts.append(Dc.clamp(min=0.0).masked_fill(eye, 0.0))
-        out = torch.cat(parts, 0) if len(parts) > 1 else parts[0]
-    else:
-        with torch.no_grad():
-            out = torch.empty((B, N, N), dtype=cdt, device=dev)
-            for b0 in range(0, B, bc):
-                m = mu3[b0:b0 + bc].to(dev, cdt)
-                v = lv3[b0:b0 + bc].to(dev, cdt)
-                o = out[b0:b0 + bc]
-                _bhattacharyya_block(m, v, out=o)
-                o.copy_(0.5 * (o + o.transpose(-1, -2)))  # exactly symmetric (SIMD tails round differently)
-                o.clamp_(min=0.0)
-                o.diagonal(dim1=-2, dim2=-1).zero_()
-    out = out.reshape(*batch, N, N)
-    return _output(out, as_numpy)
+            Dc = _bhattacharyya_block(mu3[b0:b0 + bc].to(dev, cdt), lv3[b0:b0 + bc].to(dev, cdt),
+                                      out=None if out is None else out[b0:b0 + bc])
+            parts.append(_finish(Dc, eye, in_place=out is not None))
+        if out is None:
+            out = torch.cat(parts, 0) if len(parts) > 1 else parts[0]
+    return _output(out.reshape(*batch, N, N), as_numpy)
+
+
+def _finish(D, eye, in_place: bool):
+    """Exactly symmetric (vectorised transcendental tails may round differently), >= 0, zero
+    diagonal: in place (no autograd), or out of place (autograd)."""
+    if in_place:
+        D.copy_(0.5 * (D + D.transpose(-1, -2)))
+        D.clamp_(min=0.0)
+        D.diagonal(dim1=-2, dim2=-1).zero_()
+        return D
+    return (0.5 * (D + D.transpose(-1, -2))).clamp(min=0.0).masked_fill(eye, 0.0)
 
 
 def labels_to_distances(labels, *, dtype=None):

@@ -41,6 +41,31 @@ def _to_tensor(x, name):
     return t
 
 
+def _check_posteriors(mu, logvar, device):
+    """(mu, logvar as tensors, where to compute) of posteriors ``[..., N, d]``: the same shape,
+    N >= 2, d >= 1, finite, on one device (numpy input: ``device`` or the default)."""
+    from ..devices import resolve_device
+
+    mu_t, lv_t = _to_tensor(mu, "mu"), _to_tensor(logvar, "logvar")
+    if mu_t.ndim < 2:
+        raise ValueError(f"mu must be [..., N, d], got shape {tuple(mu_t.shape)}")
+    if lv_t.shape != mu_t.shape:
+        raise ValueError(f"logvar must have the shape of mu {tuple(mu_t.shape)}, got {tuple(lv_t.shape)}")
+    if mu_t.shape[-2] < 2:
+        raise ValueError(f"mu needs N >= 2 sample points, got N = {mu_t.shape[-2]}")
+    if mu_t.shape[-1] < 1:
+        raise ValueError("mu needs at least one dimension d >= 1")
+    for t, name in ((mu_t, "mu"), (lv_t, "logvar")):
+        bad = ~torch.isfinite(t.detach())
+        if bool(bad.any()):
+            idx = tuple(int(v) for v in torch.nonzero(bad)[0].tolist())
+            raise ValueError(f"{name} must be finite; {name}[{', '.join(map(str, idx))}] = {float(t.detach()[idx])!r}")
+    if _is_torch(mu) and _is_torch(logvar) and mu.device != logvar.device:
+        raise ValueError(f"mu and logvar are on different devices ({mu.device}, {logvar.device})")
+    dev = mu.device if _is_torch(mu) else logvar.device if _is_torch(logvar) else resolve_device(device)
+    return mu_t, lv_t, dev
+
+
 def _torch_dtype(dtype):
     if dtype is None:
         return None

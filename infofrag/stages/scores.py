@@ -115,6 +115,65 @@ def _settings(settings: dict | None) -> dict:
     return s
 
 
+def choose_protocol(s: dict, member_name: str, dataset, member, model_path, imported_path):
+    """(protocol, encoder or None, note): the field's protocol with the member's own encoder, or
+    the fingerprint sample for a member given as posteriors only (no encoder), which the note
+    says."""
+    if s["protocol"] != "field":
+        return "sample", None, None
+    if member is None:
+        raise ValueError("scores.protocol 'field' needs the member (its params: how to load its encoder)")
+    encode = member_encoder(member, model_path, imported_path)
+    if encode is None:
+        return "sample", None, (f"member {member_name} was imported as posteriors of the fingerprint sample: there "
+                                "is no encoder to apply to other points, so it is scored on the fingerprint sample")
+    if dataset is None:
+        raise ValueError("scores.protocol 'field' needs the dataset section to draw points from")
+    return "field", encode, None
+
+
+def field_scores(s: dict, dataset: dict, encode, factor_names, threads: int):
+    """Scores on points drawn from the dataset and encoded by the member: (scores, points, note)."""
+    import torch
+
+    from .. import data
+
+    torch.set_num_threads(threads)
+    ds = data.make_dataset(dict(dataset))
+    train_idx, test_idx, note = field_points(ds, s["n_train"], s["n_test"], int(s["seed"]))
+    mu_train, f_train = encode_points(ds, train_idx, encode)
+    mu_test, f_test = encode_points(ds, test_idx, encode)
+    scores = metrics.all_metrics_split(mu_train, f_train, mu_test, f_test, factor_names, seed=int(s["seed"]),
+                                       importance=s["importance"])
+    points = {"points": f"drawn from the dataset ({ds.n} points) by the seed, encoded by the member",
+              "n_train": len(train_idx), "n_test": len(test_idx), "n_mig": len(train_idx)}
+    return scores, points, note
+
+
+def sample_scores(s: dict, mu, sample):
+    """Scores on the fingerprint sample (SAP and DCI split as :func:`infofrag.metrics.all_metrics`
+    splits it): (scores, points)."""
+    n = int(mu.shape[0])
+    n_train = metrics.train_size(n)
+    scores = metrics.all_metrics(mu, sample.factors, sample.factor_names, seed=int(s["seed"]),
+                                 importance=s["importance"])
+    return scores, {"points": "the fingerprint sample", "n_train": n_train, "n_test": n - n_train, "n_mig": n}
+
+
+def classifier_record(importance: str) -> dict:
+    """Which classifier made DCI's numbers, in each scores file: only gradient boosting (the
+    field's) compares with published values."""
+    gbt = importance == "gbt"
+    return {"importance": importance,
+            "importance_model": "GradientBoostingClassifier" if gbt else "RandomForestClassifier",
+            "importance_settings": dict(metrics.GBT_SETTINGS if gbt else metrics.FOREST_SETTINGS),
+            "dci_comparable_with_published": gbt,
+            **({} if gbt else {"dci_note": "DCI from a random forest: its disentanglement and completeness come out "
+                                            "lower than gradient boosting's (the field's, disentanglement_lib's); "
+                                            "do not set them beside published values"}),
+            "sap_classifier": "svm"}
+
+
 def run(posteriors_path, sample_path, out_json, settings: dict | None = None, dataset: dict | None = None,
         member: dict | None = None, model_path=None, imported_path=None, threads: int = 1) -> dict:
     """Score one member and write ``out_json``.
@@ -133,43 +192,13 @@ def run(posteriors_path, sample_path, out_json, settings: dict | None = None, da
         out.update(status="no_factors", message="the dataset has no ground-truth factors")
         write_json(out_json, out)
         return {"status": out["status"]}
-    protocol, note = s["protocol"], None
-    encode = None
+    protocol, encode, note = choose_protocol(s, post.member, dataset, member, model_path, imported_path)
     if protocol == "field":
-        if member is None:
-            raise ValueError("scores.protocol 'field' needs the member (its params: how to load its encoder)")
-        encode = member_encoder(member, model_path, imported_path)
-        if encode is None:
-            protocol = "sample"
-            note = (f"member {post.member} was imported as posteriors of the fingerprint sample: there is no "
-                    "encoder to apply to other points, so it is scored on the fingerprint sample")
-        elif dataset is None:
-            raise ValueError("scores.protocol 'field' needs the dataset section to draw points from")
-    common = dict(seed=int(s["seed"]), importance=s["importance"])
-    if protocol == "field":
-        import torch
-
-        from .. import data
-
-        torch.set_num_threads(threads)
-        ds = data.make_dataset(dict(dataset))
-        train_idx, test_idx, note = field_points(ds, s["n_train"], s["n_test"], int(s["seed"]))
-        mu_train, f_train = encode_points(ds, train_idx, encode)
-        mu_test, f_test = encode_points(ds, test_idx, encode)
-        scores = metrics.all_metrics_split(mu_train, f_train, mu_test, f_test, sample.factor_names, **common)
-        points = {"points": f"drawn from the dataset ({ds.n} points) by the seed, encoded by the member",
-                  "n_train": len(train_idx), "n_test": len(test_idx), "n_mig": len(train_idx)}
+        scores, points, note = field_scores(s, dataset, encode, sample.factor_names, threads)
     else:
-        n = int(post.mu.shape[0])
-        n_train = min(n - 1, max(1, int(round(n * metrics.TRAIN_FRACTION))))
-        scores = metrics.all_metrics(post.mu, sample.factors, sample.factor_names, **common)
-        points = {"points": "the fingerprint sample", "n_train": n_train, "n_test": n - n_train, "n_mig": n}
-    settings_of = metrics.GBT_SETTINGS if s["importance"] == "gbt" else metrics.FOREST_SETTINGS
-    out.update(status="ok", protocol=protocol, requested_protocol=s["protocol"], **points,
-               seed=int(s["seed"]), importance=s["importance"],
-               importance_model=("GradientBoostingClassifier" if s["importance"] == "gbt"
-                                 else "RandomForestClassifier"),
-               importance_settings=dict(settings_of), sap_classifier="svm")
+        scores, points = sample_scores(s, post.mu, sample)
+    out.update(status="ok", protocol=protocol, requested_protocol=s["protocol"], **points, seed=int(s["seed"]),
+               **classifier_record(s["importance"]))
     if note:
         out["protocol_note"] = note
     out.update(scores)
