@@ -103,10 +103,77 @@ def module_source(entry_point: str) -> Path | None:
     return Path(spec.origin) if spec is not None and spec.origin and spec.has_location else None
 
 
+def _library_dirs() -> list[Path]:
+    """Where the standard library and installed packages live (not the user's own code)."""
+    import site
+    import sysconfig
+
+    dirs = {sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")}
+    dirs.update(site.getsitepackages() + [site.getusersitepackages()])
+    return [Path(d).resolve() for d in dirs if d]
+
+
+def _imported_names(tree, module: str, is_package: bool) -> set[str]:
+    """The absolute module names a module's import statements name (relative ones resolved)."""
+    import ast
+
+    package = module if is_package else module.rpartition(".")[0]
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[:len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join(parts + ([base] if base else []))
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in out if m}
+
+
+def user_modules(entry_point: str) -> dict[str, Path]:
+    """The user's own modules an entry point runs: its module and, transitively, the modules it
+    imports that lie outside the standard library, the installed packages and infofrag."""
+    import ast
+
+    libraries = _library_dirs() + [Path(__file__).resolve().parent]
+    found: dict[str, Path] = {}
+    todo = [entry_point.split(":", 1)[0]]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError, AttributeError):
+            continue
+        if spec is None or not spec.has_location or not spec.origin or not spec.origin.endswith(".py"):
+            continue
+        path = Path(spec.origin).resolve()
+        if any(path.is_relative_to(d) for d in libraries):
+            continue
+        found[name] = path
+        tree = ast.parse(path.read_text(), filename=str(path))
+        parents = {name.rsplit(".", k)[0] for k in range(1, name.count(".") + 1)}  # their __init__ runs too
+        todo += sorted((_imported_names(tree, name, path.name == "__init__.py") | parents) - set(found))
+    return found
+
+
 def module_digest(entry_point: str) -> str | None:
-    """sha256 of the entry point module's source (part of the member's provenance and params)."""
-    path = module_source(entry_point)
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path is not None else None
+    """The digest of the user's code an entry point runs (:func:`user_modules`), each module by
+    its syntax without docstrings (a comment changes nothing; a changed helper module does):
+    part of the member's key."""
+    from .provenance.digests import syntax_digest
+
+    modules = user_modules(entry_point)
+    if not modules:
+        return None
+    h = hashlib.sha256()
+    for name, path in sorted(modules.items()):
+        h.update(f"{name}\0{syntax_digest(path)}\n".encode())
+    return h.hexdigest()
 
 
 def load_entry_point(entry_point: str):

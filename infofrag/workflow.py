@@ -29,6 +29,9 @@ from .provenance.records import handed_env, verify_input
 
 #: named inputs that hold files a user brings (no provenance record of their own)
 EXTERNAL_INPUTS = ("data", "imported")
+#: the job's key file (infofrag.provenance.current.key_file): bookkeeping, neither verified nor
+#: recorded as an input (the record holds the key itself)
+KEY_INPUT = "key"
 
 
 class _LogFile(logging.FileHandler):
@@ -68,6 +71,8 @@ class Job:
         self.started = provenance.now()
         self.t0 = time.time()
         self.log = logging.getLogger(f"infofrag.{smk.rule}")
+        #: what decides this job's results (infofrag.keys), recorded with them
+        self.key = getattr(smk.params, "key", None)
 
     @property
     def outputs(self) -> list[str]:
@@ -76,7 +81,9 @@ class Job:
 
     @property
     def inputs(self) -> list[str]:
-        return [str(p) for p in self.smk.input]
+        key = getattr(self.smk.input, KEY_INPUT, None)
+        skip = {str(key)} if isinstance(key, (str, Path)) else set()
+        return [str(p) for p in self.smk.input if str(p) not in skip]
 
     @property
     def external_inputs(self) -> list[str]:
@@ -100,7 +107,7 @@ class Job:
                       len(self.smk.input), ", ".join(self.outputs))
         try:
             # the package this job imported is the one the workflow run digested, unchanged since
-            check_job_code(handed_env(), self.smk.rule, getattr(self.smk.params, "code", None))
+            check_job_code(handed_env(), self.smk.rule, (self.key or {}).get("code"))
             external = set(self.external_inputs)
             for path in self.inputs:
                 if path not in external and path not in self.verified:
@@ -120,7 +127,7 @@ class Job:
             rule=self.smk.rule, wildcards=dict(self.smk.wildcards.items()), outputs=self.outputs,
             inputs=self.inputs, config_used=self.config_used, started=self.started,
             extra=self.extra, external=self.external_inputs, record_at=self.smk.output.prov,
-            results_dir=self.smk.config.get("results_dir"), verified=self.verified)
+            results_dir=self.smk.config.get("results_dir"), verified=self.verified, key=self.key)
         write_json(self.smk.output.prov, record)
         self.log.info("rule %s done in %.1f s, peak memory %.0f MiB", self.smk.rule, time.time() - self.t0,
                       peak_memory_mib())

@@ -1,6 +1,7 @@
 rule boost:
     """Fuse channels into one representation by gradient ascent on a similarity objective."""
     input:
+        key=key_input("boost"),
         similarity=R("similarity.zarr"),
         hotspots=R("hotspots/hotspots.json"),
         sample=R("sample.zarr"),
@@ -33,7 +34,6 @@ rule boost:
         mem_mb=MEM_MB["boost"],
         runtime=120,
     params:
-        settings=canonical(config["boost"]),
-        code=CODE["boost"],
+        key=KEYS.boost(),
     script:
         "../scripts/boost.py"

@@ -13,7 +13,7 @@ from snakemake.utils import min_version
 import infofrag
 from infofrag import config as ifc
 from infofrag import ownership, resources
-from infofrag.provenance import code_digest, sha256_file
+from infofrag.keys import Keys
 from infofrag.provenance.records import require_checkout
 from infofrag.values import canonical
 
@@ -50,40 +50,16 @@ if workflow.is_main_process:
         getattr(workflow.resource_settings.resources.get("mem_mb"), "value", None),
     )
     ownership.check(RESULTS, OWNER, config["take_over_results"])
-# Files a user brings: inputs of the jobs that read them, and their content digests params of
-# those jobs, so that replacing a file's content reruns what depends on it (whatever its mtime).
-DATASET_FILES = ifc.dataset_files(config)
-DATA_DIGESTS = {f: sha256_file(f) for f in DATASET_FILES}
-# Members trained elsewhere: the file each comes from, and what decides its posteriors (the
-# file's content digest, its entry point and that module's source digest).
+# Files a user brings: inputs of the jobs that read them (by path: their modification times
+# never decide a rerun, their contents do, through the keys).
+DATASET_FILES = [ancient(f) for f in ifc.dataset_files(config)]
 IMPORTED_FILES = {
     name: m.source.get("checkpoint") or m.source["posteriors"]
     for name, m in IMPORTED.items()
 }
-IMPORTED_PARAMS = {
-    name: canonical(ifc.member_params(m)) for name, m in IMPORTED.items()
-}
+# What decides each job's results (infofrag.keys): every rule's `key` param, recorded by its jobs.
+KEYS = Keys(config, ENSEMBLE, checkout=CHECKOUT)
 
-# Code versions: Snakemake does not track imported package code, so each rule carries the
-# digest of its script and of the infofrag modules the script imports (their behaviour, not
-# their comments) as a param; changing them reruns exactly the rules they decide.
-CODE = {
-    name: code_digest(Path(workflow.basedir) / "scripts" / f"{name}.py")
-    for name in (
-        "sample",
-        "train",
-        "encode",
-        "scores",
-        "fingerprint",
-        "similarity",
-        "gather",
-        "hotspots",
-        "boost",
-        "summary",
-        "spaces",
-        "spaces_gather",
-    )
-}
 # The code version every job records (git commit, dirty flag, package digest) and the package
 # versions: taken once, here, and handed to the jobs in their environment (~0.5 s a job
 # otherwise); never a param (a new commit would rerun everything). A job checks that it runs
@@ -91,8 +67,26 @@ CODE = {
 if workflow.is_main_process:
     from infofrag.provenance.records import code_version_env
 
-    _name, _value = code_version_env()
+    _name, _value = code_version_env(KEYS.unused_modules)
     os.environ[_name] = _value
+
+# Whether a result is current is decided by its own record (infofrag.provenance.current): its key
+# against the key its job would have now, its inputs' digests against their records. Each job reads
+# its key file (R(".keys/...")), dated in the past when its result is current and now when it is
+# stale, so Snakemake's own comparison of modification times reruns exactly the stale results
+# (profiles/default/config.yaml turns its metadata-based triggers off: params, code and input sets
+# are in the keys). A dry run brings the key files up to date too.
+if workflow.is_main_process:
+    from infofrag.provenance.current import refresh_key_files
+
+    _stale = refresh_key_files(KEYS.jobs(RESULTS), RESULTS)
+    if _stale:
+        print(
+            f"infofrag: {len(_stale)} result(s) out of date by their records:\n  "
+            + "\n  ".join(_stale[:20])
+            + (f"\n  ... and {len(_stale) - 20} more" if len(_stale) > 20 else ""),
+            file=sys.stderr,
+        )
 
 
 wildcard_constraints:
@@ -106,12 +100,17 @@ def R(path):
     return f"{RESULTS}/{path}"
 
 
+def key_input(rule):
+    """The key file a rule's jobs read (infofrag.provenance.current.key_file)."""
+    from infofrag.provenance.current import key_file
+
+    return lambda wc: key_file(RESULTS, rule, dict(wc.items()))
+
+
 def member_params(wc):
-    """What decides a member's posteriors (canonical: key order never matters): a trained
-    member's settings, or where an imported member comes from with its digests."""
-    if wc.member in IMPORTED_PARAMS:
-        return IMPORTED_PARAMS[wc.member]
-    return canonical(MEMBERS[wc.member].train_config())
+    """How a member is trained or read: a trained member's settings (all of them: how often it
+    logs too), or where an imported member comes from."""
+    return canonical(ifc.member_params(MEMBERS[wc.member]))
 
 
 def model_input(wc):

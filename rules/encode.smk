@@ -3,6 +3,7 @@ rule encode:
     input:
         unpack(model_input),
         sample=R("sample.zarr"),
+        key=key_input("encode"),
     output:
         store=directory(R("posteriors/{member}.zarr")),
         prov=R("posteriors/{member}.zarr.prov.json"),
@@ -19,6 +20,6 @@ rule encode:
         runtime=30,
     params:
         member=member_params,
-        code=CODE["encode"],
+        key=lambda wc: KEYS.encode(wc.member),
     script:
         "../scripts/encode.py"

@@ -2,6 +2,7 @@ rule fingerprint:
     """One member's compact fingerprints: each channel's posteriors, information terms and
     factor NMI. A light job (numpy only; one per member): infofrag.stages.fingerprint."""
     input:
+        key=key_input("fingerprint"),
         posteriors=R("posteriors/{member}.zarr"),
         sample=R("sample.zarr"),
     output:
@@ -18,6 +19,6 @@ rule fingerprint:
         mem_mb=MEM_MB["fingerprint"],
         runtime=lambda wc, attempt: 5 * attempt,
     params:
-        code=CODE["fingerprint"],
+        key=lambda wc: KEYS.fingerprint(wc.member),
     script:
         "../scripts/fingerprint.py"

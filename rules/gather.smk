@@ -1,6 +1,7 @@
 rule gather:
     """Assemble the shards into one labelled store: results/similarity.zarr."""
     input:
+        key=key_input("gather"),
         shards=[shard_path(p) for p in BLOCK_PAIRS],
         fingerprints=[fingerprint_path(m) for m in MEMBERS],
     output:
@@ -16,8 +17,6 @@ rule gather:
         mem_mb=MEM_MB["gather"],
         runtime=30,
     params:
-        members={name: m.labels() for name, m in MEMBERS.items()},
-        bounded_below=BOUNDED_BELOW,
-        code=CODE["gather"],
+        key=KEYS.gather(),
     script:
         "../scripts/gather.py"

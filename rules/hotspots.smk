@@ -15,6 +15,7 @@ DECODERS = {
 rule hotspots:
     """Hotspots: OPTICS on the channel distances; table, figures, latent traversals."""
     input:
+        key=key_input("hotspots"),
         similarity=R("similarity.zarr"),
         models=[R(f"members/{m}/model.pt") for m in TRAINED],
         imported=[
@@ -52,8 +53,7 @@ rule hotspots:
         mem_mb=MEM_MB["hotspots"],
         runtime=30,
     params:
-        settings=canonical(config["hotspots"]),
         decoders=DECODERS,
-        code=CODE["hotspots"],
+        key=KEYS.hotspots(),
     script:
         "../scripts/hotspots.py"

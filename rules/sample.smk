@@ -1,6 +1,7 @@
 rule sample:
     """The fingerprint sample: N data points drawn once from a seed, shared by every member."""
     input:
+        key=key_input("sample"),
         data=DATASET_FILES,
     output:
         store=directory(R("sample.zarr")),
@@ -17,7 +18,6 @@ rule sample:
     params:
         dataset=canonical(config["dataset"]),
         sample=canonical(config["sample"]),
-        data_digests=DATA_DIGESTS,
-        code=CODE["sample"],
+        key=KEYS.sample(),
     script:
         "../scripts/sample.py"

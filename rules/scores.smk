@@ -20,7 +20,6 @@ def scores_params(wc):
         "settings": scores_stage.rule_settings(config["scores"], member),
         "member": member_params(wc) if field else None,
         "dataset": config["dataset"] if field else None,
-        "data_digests": DATA_DIGESTS if field else None,
     }
 
 
@@ -28,6 +27,7 @@ rule scores:
     """Supervised disentanglement scores (MIG, SAP, DCI) of one member, where the data has factors."""
     input:
         unpack(scores_inputs),
+        key=key_input("scores"),
     output:
         scores=R("scores/{member}.json"),
         prov=R("scores/{member}.json.prov.json"),
@@ -46,6 +46,6 @@ rule scores:
         * attempt,
     params:
         run=lambda wc: canonical(scores_params(wc)),
-        code=CODE["scores"],
+        key=lambda wc: KEYS.scores(wc.member),
     script:
         "../scripts/scores.py"

@@ -1,14 +1,7 @@
-# Channels carrying at most this many bits are bounded, not computed (similarity.bound_uninformative).
-BOUNDED_BELOW = (
-    config["hotspots"]["info_threshold"]
-    if config["similarity"]["bound_uninformative"]
-    else None
-)
-
-
 rule similarity:
     """One shard: NMI, VI and joint information for all channel pairs of a block pair."""
     input:
+        key=key_input("similarity"),
         rows=lambda wc: block_fingerprints(wc.block_a),
         cols=lambda wc: block_fingerprints(wc.block_b),
     output:
@@ -25,7 +18,6 @@ rule similarity:
         mem_mb=MEM_MB["similarity"],
         runtime=lambda wc, attempt: 20 * attempt,
     params:
-        bounded_below=BOUNDED_BELOW,
-        code=CODE["similarity"],
+        key=lambda wc: KEYS.similarity(wc.block_a, wc.block_b),
     script:
         "../scripts/similarity.py"

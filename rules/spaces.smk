@@ -2,14 +2,13 @@
 # by Monte Carlo and by fingerprint; sharded by pairs of member blocks like `similarity`. With
 # spaces.enabled false nothing asks for these rules (SPACES_TARGETS is empty: `all` and
 # `summary`) and they are not in the DAG.
-SPACES = config["spaces"]
-SPACES_SETTINGS = {k: SPACES[k] for k in ("samples", "repeats", "seed")}
-SPACES_TARGETS = [R("spaces.zarr")] if SPACES["enabled"] else []
+SPACES_TARGETS = [R("spaces.zarr")] if config["spaces"]["enabled"] else []
 
 
 rule spaces:
     """One shard: every member's whole latent space against every other's, for a block pair."""
     input:
+        key=key_input("spaces"),
         rows=lambda wc: block_posteriors(wc.block_a),
         cols=lambda wc: block_posteriors(wc.block_b),
     output:
@@ -26,8 +25,7 @@ rule spaces:
         mem_mb=MEM_MB["spaces"],
         runtime=lambda wc, attempt: 30 * attempt,
     params:
-        settings=SPACES_SETTINGS,
-        code=CODE["spaces"],
+        key=lambda wc: KEYS.spaces(wc.block_a, wc.block_b),
     script:
         "../scripts/spaces.py"
 
@@ -35,6 +33,7 @@ rule spaces:
 rule spaces_gather:
     """Assemble the shards into results/spaces.zarr; each group's concatenated space; figure."""
     input:
+        key=key_input("spaces_gather"),
         shards=[R(f"spaces/shards/{a}__{b}.zarr") for a, b in BLOCK_PAIRS],
         posteriors=[posteriors_path(m) for m in MEMBERS],
     output:
@@ -56,9 +55,6 @@ rule spaces_gather:
         mem_mb=MEM_MB["spaces_gather"],
         runtime=lambda wc, attempt: 30 * attempt,
     params:
-        labels={name: m.labels() for name, m in MEMBERS.items()},
-        latent_dims={name: m.latent_dim for name, m in MEMBERS.items()},
-        settings=SPACES_SETTINGS,
-        code=CODE["spaces_gather"],
+        key=KEYS.spaces_gather(),
     script:
         "../scripts/spaces_gather.py"

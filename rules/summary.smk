@@ -1,6 +1,7 @@
 rule summary:
     """The report's front page: hotspot table, boosting numbers, scores and provenance."""
     input:
+        key=key_input("summary"),
         similarity=R("similarity.zarr"),
         hotspots=R("hotspots/hotspots.json"),
         boost=R("boost/boost.json"),
@@ -21,6 +22,6 @@ rule summary:
         mem_mb=MEM_MB["summary"],
         runtime=10,
     params:
-        code=CODE["summary"],
+        key=KEYS.summary(),
     script:
         "../scripts/summary.py"

@@ -1,6 +1,7 @@
 rule train:
     """One ensemble member: a beta-VAE trained from its own seed (resumes after a kill)."""
     input:
+        key=key_input("train"),
         data=DATASET_FILES,
     output:
         model=R("members/{member}/model.pt"),
@@ -21,8 +22,7 @@ rule train:
     params:
         member=member_params,
         dataset=canonical(config["dataset"]),
-        data_digests=DATA_DIGESTS,
-        code=CODE["train"],
         resume_dir=lambda wc: R(f"members/{wc.member}/.resume"),
+        key=lambda wc: KEYS.train(wc.member),
     script:
         "../scripts/train.py"

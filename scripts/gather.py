@@ -3,7 +3,7 @@ import _checkout  # noqa: F401  (this checkout's infofrag package, checked)
 from infofrag.stages import gather
 from infofrag.workflow import Job
 
-i, p = snakemake.input, snakemake.params
+i, k = snakemake.input, snakemake.params.key
 with Job(snakemake) as job:
-    job.extra.update(gather.run(p.members, list(i.fingerprints), list(i.shards), snakemake.output.store,
-                                p.bounded_below))
+    job.extra.update(gather.run(k["members"], list(i.fingerprints), list(i.shards), snakemake.output.store,
+                                k["bounded_below"]))

@@ -4,7 +4,8 @@ from infofrag.stages import hotspots
 from infofrag.workflow import Job
 
 i, p, out = snakemake.input, snakemake.params, snakemake.output
-with Job(snakemake, config_used={"hotspots": p.settings}) as job:
+settings = p.key["settings"]
+with Job(snakemake, config_used={"hotspots": settings}) as job:
     decoders = hotspots.decoder_files(p.decoders, list(i.models), list(i.imported))
-    job.extra.update(hotspots.run(i.similarity, decoders, list(i.posteriors), p.settings, dict(out.items()),
+    job.extra.update(hotspots.run(i.similarity, decoders, list(i.posteriors), settings, dict(out.items()),
                                   snakemake.threads))

@@ -5,9 +5,10 @@ from infofrag import figures
 from infofrag.stages import spaces
 from infofrag.workflow import Job
 
-i, p, out = snakemake.input, snakemake.params, snakemake.output
-with Job(snakemake, config_used={f"spaces.{k}": v for k, v in p.settings.items()}) as job:
-    ds = spaces.gather(p.labels, p.latent_dims, list(i.posteriors), list(i.shards), p.settings, out.store,
-                       snakemake.threads)
+i, k, out = snakemake.input, snakemake.params.key, snakemake.output
+labels = {m: {x: v for x, v in lab.items() if x != "latent_dim"} for m, lab in k["members"].items()}
+dims = {m: lab["latent_dim"] for m, lab in k["members"].items()}
+with Job(snakemake, config_used={f"spaces.{s}": v for s, v in k["settings"].items()}) as job:
+    ds = spaces.gather(labels, dims, list(i.posteriors), list(i.shards), k["settings"], out.store, snakemake.threads)
     figures.plot_spaces(ds, out.figure)
     job.extra.update({"n_members": ds.attrs["n_members"], "n_groups": ds.attrs["n_groups"]})

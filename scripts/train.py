@@ -5,5 +5,4 @@ from infofrag.workflow import Job
 
 p, out = snakemake.params, snakemake.output
 with Job(snakemake, config_used={f"member:{p.member['name']}": p.member, "dataset": p.dataset}) as job:
-    job.extra.update(train.run(p.member, p.dataset, out.model, out.log, p.resume_dir, p.code,
-                               p.data_digests, snakemake.threads))
+    job.extra.update(train.run(p.member, p.dataset, out.model, out.log, p.resume_dir, p.key, snakemake.threads))

@@ -112,6 +112,13 @@ def _parse(path: Path) -> tuple[str, tuple[str, ...], tuple[str, ...], tuple[str
             known(named - explicit))
 
 
+def syntax_digest(path: str | Path) -> str:
+    """Digest of a Python file's syntax tree without docstrings (comments and layout do not count)."""
+    tree = ast.parse(Path(path).read_text(), filename=str(path))
+    return hashlib.sha256(ast.dump(_strip_docstrings(tree), annotate_fields=False,
+                                   include_attributes=False).encode()).hexdigest()
+
+
 def _module_name(path: Path) -> str | None:
     try:
         rel = path.resolve().relative_to(PACKAGE_DIR.parent)
@@ -127,16 +134,18 @@ def _bookkeeping(name: str) -> bool:
     return any(name == b or name.startswith(b + ".") for b in BOOKKEEPING)
 
 
-def code_closure(script: str | Path) -> dict[str, Path]:
+def code_closure(script: str | Path, exclude: frozenset = frozenset()) -> dict[str, Path]:
     """The ``infofrag`` modules that decide what ``script`` computes: name -> source file.
 
     A module imported by name brings what it imports and what it names in strings (lazy
     loading); a package whose ``__init__`` runs only on the way to one of its submodules brings
-    what its import statements import, not what it could load lazily."""
+    what its import statements import, not what it could load lazily. Modules in ``exclude``
+    (those a config cannot execute: :attr:`infofrag.keys.Keys.unused_modules`) are neither
+    digested nor followed."""
     seen: dict[str, bool] = {}  # module -> its strings followed
 
     def visit(name: str, explicit: bool, stack: list) -> None:
-        if _bookkeeping(name) or (name in seen and (seen[name] or not explicit)):
+        if _bookkeeping(name) or name in exclude or (name in seen and (seen[name] or not explicit)):
             return
         first = name not in seen
         seen[name] = explicit
@@ -155,10 +164,10 @@ def code_closure(script: str | Path) -> dict[str, Path]:
     return {name: _module_file(name) for name in sorted(seen)}
 
 
-def code_digest(script: str | Path) -> str:
+def code_digest(script: str | Path, exclude: frozenset = frozenset()) -> str:
     """Digest of the behaviour of ``script`` and of every module in its :func:`code_closure`."""
     h = hashlib.sha256(_parse(Path(script).resolve())[0].encode())
-    for name, path in code_closure(script).items():
+    for name, path in code_closure(script, exclude).items():
         h.update(f"\0{name}\0{_parse(path)[0]}".encode())
     return h.hexdigest()[:16]
 

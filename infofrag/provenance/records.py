@@ -26,7 +26,7 @@ from ..errors import IntegrityError
 from .digests import PACKAGE_DIR, digest_path, package_digest
 
 RECORD_SUFFIX = ".prov.json"
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 PACKAGES = ("infofrag", "torch", "numpy", "scipy", "zarr", "xarray", "scikit-learn",
             "snakemake", "matplotlib", "pyyaml")
 
@@ -96,15 +96,17 @@ def code_version() -> dict:
     return dict(handed["code"]) if handed else _compute_code_version()
 
 
-def code_version_env() -> tuple[str, str]:
+def code_version_env(unused_modules=()) -> tuple[str, str]:
     """``(name, value)`` of the environment variable that hands this checkout's code version,
     and the versions of the packages of this Python environment, to the jobs a workflow run
-    starts (see :func:`code_version`, :func:`package_versions`)."""
+    starts (see :func:`code_version`, :func:`package_versions`), with the stamps of its files and
+    the modules the config does not use, with which a job checks its code
+    (:func:`infofrag.provenance.checkout.check_job_code`)."""
     from .checkout import file_stamps
 
     return CODE_VERSION_ENV, json.dumps({"package_dir": str(PACKAGE_DIR), "prefix": sys.prefix,
                                          "code": _compute_code_version(), "packages": _package_versions(),
-                                         "stamps": file_stamps()})
+                                         "stamps": file_stamps(), "unused_modules": sorted(unused_modules)})
 
 
 def _package_versions() -> dict:
@@ -153,13 +155,15 @@ def resolve(record: str | Path, recorded: str) -> Path:
 def make_record(*, rule: str, wildcards: dict, outputs: list, inputs: list, config_used: dict,
                 started: str, extra: dict | None = None, external: list = (),
                 record_at: str | Path | None = None, results_dir: str | Path | None = None,
-                verified: dict | None = None) -> dict:
+                verified: dict | None = None, key: dict | None = None) -> dict:
     """A record for a job that wrote ``outputs`` from ``inputs``, to be written at ``record_at``
     (default: beside the first output). Inputs in ``external`` are files a user brought: recorded
     by absolute path and digest; every other input must have a record of its own (linked).
     ``results_dir``: the root of the results tree, so an audit can say which tree it checked.
     ``verified``: ``{input path: (its record, its digest)}`` of inputs :func:`verify_input`
-    checked when the job started (their digests are not taken again)."""
+    checked when the job started (their digests are not taken again). ``key``: what decides the
+    job's results (:mod:`infofrag.keys`), recorded with its digest: whether the result is current
+    is decided from it (:mod:`infofrag.provenance.current`)."""
     at = Path(record_at) if record_at is not None else record_path(outputs[0])
     base = at.parent
     ext = {os.path.abspath(p) for p in external}
@@ -180,6 +184,7 @@ def make_record(*, rule: str, wildcards: dict, outputs: list, inputs: list, conf
         "rule": rule,
         "wildcards": dict(wildcards),
         "config_used": config_used,
+        **({"key": key, "key_digest": key_digest(key)} if key is not None else {}),
         "outputs": {_relative(p, base): digest_path(p) for p in outputs},
         "inputs": in_entries,
         **({"results_root": _relative(results_dir, base)} if results_dir is not None else {}),
@@ -188,6 +193,13 @@ def make_record(*, rule: str, wildcards: dict, outputs: list, inputs: list, conf
         **environment(),
         **({"extra": extra} if extra else {}),
     }
+
+
+def key_digest(key) -> str:
+    """See :func:`infofrag.keys.digest`."""
+    from ..keys import digest
+
+    return digest(key)
 
 
 def read_record(path: str | Path) -> dict:

@@ -132,6 +132,8 @@ def trajectory_identity(member: dict, ds, origin: dict | None = None) -> dict:
         settings["method"] = method
         settings["hyperparameters"] = member_settings(m)
     origin = plain(origin or {})
+    if origin.get("threads") is not None:  # CPU kernels round differently with another thread count
+        settings["threads"] = int(origin["threads"])
     return {"settings": settings, "code": origin.get("code"), "data": origin.get("data") or {}}
 
 

@@ -300,7 +300,7 @@ def train_member(ds, member: dict, checkpoint: str, log: str, resume_dir: str | 
     optional tc_weight; the others: see :mod:`.learners`); optional threads
     (torch.set_num_threads for the run), obs_std (Gaussian likelihood). A hyperparameter of
     another method is an error; other keys are ignored (but stored in the checkpoint).
-    origin: ``{"code": digest, "data": {file: digest}}``, part of the trajectory key.
+    origin: ``{"code": digest, "data": {file: digest}, "threads": n}``, part of the trajectory key.
     device: "auto" (CUDA when available), "cpu", "cuda", ... .
     progress: None (tqdm bar when stderr is a TTY, else log lines), True (bar), False (lines).
     Returns a summary dict (name, steps_done, resumed_from, loss, recon, kl, seconds, ...).

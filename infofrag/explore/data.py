@@ -1,0 +1,296 @@
+"""What the explorer shows, read from a run's results: plain numbers and names, no plotting.
+
+The channel x channel NMI of a run grows as M^2 (2.6 GB of float64 at 18,000 channels), so it is
+never loaded whole: :func:`ordered_block_means` streams it in bands of rows and keeps only the
+OPTICS-ordered matrix averaged over blocks of ``k`` channels (at most :data:`MAX_CELLS` a side)
+and the mean NMI between hotspots. Everything else is per channel, per member or per hotspot.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import StoreError
+from ..store.fingerprint import channel_id
+from ..store.zarr_io import require
+
+#: The heatmaps are drawn at most this many cells a side: above it, consecutive channels of the
+#: OPTICS ordering (members, in the spaces view) are averaged in blocks of ceil(n / MAX_CELLS).
+#: 600 x 600 float32 cells are 1.9 MB in the page and draw in a browser without delay.
+MAX_CELLS = 600
+#: Rows of a pair matrix held at once while streaming it (bytes; a band is at least one chunk of rows).
+BAND_BYTES = 64 * 2**20
+#: What the similarity store must hold for the explorer (coords on ``a``, per member).
+SIMILARITY_COORDS = ("channel_id", "member", "channel", "info_bits", "member_id", "member_method",
+                     "member_param", "member_value", "member_seed")
+HOTSPOT_KEYS = ("status", "message", "info_threshold", "distance", "n_channels", "n_informative",
+                "n_hotspots", "hotspots", "optics", "factors")
+HOTSPOT_ENTRY_KEYS = ("id", "members", "size", "n_members", "fraction_members", "nmi_mean", "nmi_std",
+                      "info_bits_mean", "factor_nmi", "representative", "found_by_every_method")
+
+
+def open_lazy(path):
+    """A Zarr store as an xarray Dataset whose variables are read only when indexed (the pair
+    matrices of a large run do not fit in memory). Close it after use."""
+    import xarray as xr
+
+    path = Path(path)
+    if not path.is_dir():
+        raise StoreError(f"'{path}': no such Zarr store")
+    try:
+        consolidated = "consolidated_metadata" in json.loads((path / "zarr.json").read_text())
+    except (OSError, ValueError):
+        consolidated = False
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
+            return xr.open_zarr(path, consolidated=consolidated, chunks=None)
+    except Exception as exc:  # zarr/codec errors on damaged stores
+        raise StoreError(f"cannot read Zarr store '{path}': {type(exc).__name__}: {exc}") from exc
+
+
+def read_json(path, keys=()) -> dict:
+    """A result file as a dict, with ``keys`` present (else an error naming the file)."""
+    try:
+        result = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as exc:
+        raise StoreError(f"cannot read '{path}': {type(exc).__name__}: {exc}") from exc
+    if not isinstance(result, dict):
+        raise StoreError(f"'{path}': expected a JSON object, found {type(result).__name__}")
+    missing = [k for k in keys if k not in result]
+    if missing:
+        raise StoreError(f"'{path}' has no {', '.join(repr(k) for k in missing)} (is it a hotspots.json?)")
+    return result
+
+
+def group_label(method: str, param: str, value: float) -> str:
+    """A member's group, "<method> <param>=<value>" (the hotspot table's ``groups``)."""
+    return f"{method} {param}={value:g}" if param and math.isfinite(value) else method
+
+
+@dataclass
+class Members:
+    """Per member, in member order."""
+
+    name: list
+    method: list
+    param: list
+    value: list  # NaN where a member sweeps nothing
+    seed: list  # -1: an imported member
+    group: list
+
+
+@dataclass
+class Channels:
+    """Per channel along dim ``a`` of the similarity store."""
+
+    ids: list  # <member>/<channel>
+    member: np.ndarray  # index into Members
+    channel: np.ndarray
+    info_bits: np.ndarray
+    factor_names: list
+    factor_nmi: np.ndarray  # [M, F], NaN at or below the information threshold
+
+
+def read_channels(ds, path, info_threshold: float) -> tuple[Members, Channels]:
+    """Members and channels of a (lazily opened) similarity store; factor NMI as users see it
+    (:func:`infofrag.hotspots.informative_factor_nmi`)."""
+    from ..hotspots import informative_factor_nmi
+
+    require(ds, path, ("nmi",) + SIMILARITY_COORDS)
+    names = [str(m) for m in ds["member_id"].values]
+    values = np.asarray(ds["member_value"].values, dtype=float)
+    methods = [str(m) for m in ds["member_method"].values]
+    params = [str(p) for p in ds["member_param"].values]
+    members = Members(names, methods, params, values.tolist(),
+                      [int(s) for s in ds["member_seed"].values],
+                      [group_label(m, p, v) for m, p, v in zip(methods, params, values)])
+    of_member = {name: k for k, name in enumerate(names)}
+    member_names = [str(m) for m in ds["member"].values]
+    unknown = sorted(set(member_names) - set(of_member))
+    if unknown:
+        raise StoreError(f"'{path}': channels of members {unknown} that 'member_id' does not list")
+    info = np.asarray(ds["info_bits"].values, dtype=float)
+    if "factor_nmi" in ds and "factor" in ds.sizes:
+        factor_names = [str(f) for f in ds["factor"].values]
+        fnmi = informative_factor_nmi(ds["factor_nmi"].transpose("a", "factor").values, info, info_threshold)
+    else:
+        factor_names, fnmi = [], np.zeros((len(info), 0))
+    channels = Channels([str(c) for c in ds["channel_id"].values],
+                        np.array([of_member[m] for m in member_names], dtype=np.int64),
+                        np.asarray(ds["channel"].values, dtype=np.int64), info, factor_names, fnmi)
+    return members, channels
+
+
+def hotspot_of_channel(hot: dict, channels: Channels, hotspots_path) -> np.ndarray:
+    """Each channel's hotspot id (-1: none), from the hotspots' ``members`` lists."""
+    index = {cid: i for i, cid in enumerate(channels.ids)}
+    label = np.full(len(channels.ids), -1, dtype=np.int64)
+    ids = [h.get("id") for h in hot["hotspots"]]
+    if ids != list(range(len(ids))):
+        raise StoreError(f"'{hotspots_path}': hotspot ids {ids}, expected 0 to {len(ids) - 1} in order")
+    for h in hot["hotspots"]:
+        missing = [k for k in HOTSPOT_ENTRY_KEYS if k not in h]
+        if missing:
+            raise StoreError(f"'{hotspots_path}': hotspot {h.get('id')} has no {missing}")
+        for member, channel in h["members"]:
+            cid = channel_id(member, channel)
+            if cid not in index:
+                raise StoreError(f"'{hotspots_path}': hotspot {h['id']} lists channel '{cid}', which the "
+                                 "similarity store does not hold (results of two different runs?)")
+            label[index[cid]] = int(h["id"])
+    return label
+
+
+def check_ordering(hot: dict, n_channels: int, hotspots_path) -> tuple[list, list]:
+    """The OPTICS ordering (indices into dim ``a``) and reachability along it (None: infinite)."""
+    optics = hot["optics"]
+    order = [int(i) for i in optics.get("ordering", [])]
+    reach = list(optics.get("reachability", []))
+    if len(reach) != len(order) or any(not 0 <= i < n_channels for i in order) or len(set(order)) != len(order):
+        raise StoreError(f"'{hotspots_path}': its OPTICS ordering does not index the {n_channels} channels of the "
+                         "similarity store once each (results of two different runs?)")
+    return order, [None if r is None else float(r) for r in reach]
+
+
+def block_size(n: int, max_cells: int = MAX_CELLS) -> int:
+    """Channels per heatmap cell: 1 up to ``max_cells`` channels, then ceil(n / max_cells)."""
+    return max(1, math.ceil(n / max_cells))
+
+
+def band_rows(ds, n_columns: int) -> int:
+    """Rows to read at once: whole chunks of the store (a part of a chunk would decompress it
+    again for each part), as many as fit :data:`BAND_BYTES`, at least one."""
+    chunks = ds["nmi"].encoding.get("chunks") or ds["nmi"].encoding.get("preferred_chunks", {}).get("a")
+    chunk_rows = int(chunks[0]) if isinstance(chunks, (tuple, list)) else int(chunks or 1)
+    fit = BAND_BYTES // (8 * max(n_columns, 1))
+    return max(1, chunk_rows, (fit // max(chunk_rows, 1)) * chunk_rows)
+
+
+def ordered_block_means(read_rows, n_rows: int, band: int, order: list, k: int, hotspot: np.ndarray,
+                        n_hotspots: int):
+    """The NMI matrix in OPTICS order averaged over blocks of ``k`` positions, and the mean NMI
+    between each pair of hotspots, from the matrix read in bands of rows.
+
+    ``read_rows(start, stop)`` returns rows ``[stop - start, n_rows]`` of the store's NMI; ``order``
+    the ordering (indices into ``a``); ``hotspot`` each channel's hotspot (-1: none). Both results
+    average the finite entries of both triangles (a pair whose NMI was not computed, NaN, counts
+    for nothing; a block or pair with none is NaN), so they are symmetric. Memory: one band and
+    the sums of the blocks, whatever ``n_rows``.
+    """
+    order = np.asarray(order, dtype=np.int64)
+    n = len(order)
+    nb = len(range(0, n, k))
+    position = np.full(n_rows, -1, dtype=np.int64)
+    position[order] = np.arange(n)
+    # columns in OPTICS order are summed over segments that lie in one block and one run of a
+    # hotspot label; a block's sum, and a hotspot's, is then a sum of whole segments
+    labels = hotspot[order]
+    seg = np.unique(np.concatenate([np.arange(0, n, k), np.flatnonzero(np.diff(labels)) + 1])).astype(np.int64)
+    block_first = np.searchsorted(seg, np.arange(0, n, k))
+    seg_hot = np.zeros((len(seg), n_hotspots))  # which hotspot each segment belongs to (one-hot)
+    held = labels[seg] >= 0 if n else np.zeros(0, dtype=bool)
+    seg_hot[np.flatnonzero(held), labels[seg][held]] = 1.0
+    widths = np.diff(np.append(seg, n)).astype(np.float64)
+    sums, counts = np.zeros((nb, nb)), np.zeros((nb, nb))
+    hsums, hcounts = np.zeros((n_hotspots, n_hotspots)), np.zeros((n_hotspots, n_hotspots))
+    step = max(1, min(band, 2**22 // max(n, 1)))  # rows reordered at once (<= 32 MB)
+    for r0 in range(0, n_rows, band):
+        rows = np.asarray(read_rows(r0, min(n_rows, r0 + band)), dtype=np.float64)
+        shown = np.flatnonzero(position[r0:r0 + len(rows)] >= 0)
+        for s0 in range(0, len(shown), step):
+            local = shown[s0:s0 + step]
+            ordered = np.take(rows[local], order, axis=1)
+            bad = ~np.isfinite(ordered)
+            if bad.any():  # pairs not computed count for nothing
+                ordered[bad] = 0.0
+                seg_counts = np.add.reduceat(~bad, seg, axis=1, dtype=np.float64)
+            else:
+                seg_counts = np.broadcast_to(widths, (len(local), len(seg)))
+            seg_sums = np.add.reduceat(ordered, seg, axis=1)
+            row_pos = position[r0 + local]
+            np.add.at(sums, row_pos // k, np.add.reduceat(seg_sums, block_first, axis=1))
+            np.add.at(counts, row_pos // k, np.add.reduceat(seg_counts, block_first, axis=1))
+            row_hot = hotspot[r0 + local]
+            mine = row_hot >= 0
+            if mine.any() and n_hotspots:
+                np.add.at(hsums, row_hot[mine], seg_sums[mine] @ seg_hot)
+                np.add.at(hcounts, row_hot[mine], seg_counts[mine] @ seg_hot)
+    return _symmetric_mean(sums, counts), _symmetric_mean(hsums, hcounts)
+
+
+def _symmetric_mean(sums, counts):
+    total = counts + counts.T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0, (sums + sums.T) / np.where(total > 0, total, 1.0), np.nan)
+
+
+def nearest_hotspots(between: np.ndarray) -> list:
+    """For each hotspot, (the other hotspot with the highest mean NMI to it, that NMI), or None."""
+    out = []
+    for h in range(len(between)):
+        row = np.where(np.arange(len(between)) == h, np.nan, between[h])
+        out.append(None if not np.isfinite(row).any() else (int(np.nanargmax(row)), float(np.nanmax(row))))
+    return out
+
+
+def groups_holding(hotspot: dict, members: Members) -> list:
+    """Per group (method and value) with a member in ``hotspot``: its members that hold it, how
+    many members the group has, and the fraction."""
+    of_member = {name: k for k, name in enumerate(members.name)}
+    holders = sorted({m for m, _ in hotspot["members"]}, key=of_member.get)
+    size = {}
+    for g in members.group:
+        size[g] = size.get(g, 0) + 1
+    rows = {}
+    for m in holders:
+        g = members.group[of_member[m]]
+        rows.setdefault(g, []).append(m)
+    return [{"group": g, "method": members.method[of_member[ms[0]]], "members": ms, "holding": len(ms),
+             "of": size[g], "fraction": len(ms) / size[g]} for g, ms in rows.items()]
+
+
+def runs(labels) -> list:
+    """Contiguous runs ``(label, start, stop)`` of labels >= 0 along the ordering."""
+    out, start = [], 0
+    for i in range(1, len(labels) + 1):
+        if i == len(labels) or labels[i] != labels[start]:
+            if labels[start] >= 0:
+                out.append((int(labels[start]), start, i))
+            start = i
+    return out
+
+
+def spaces_view(path, max_cells: int = MAX_CELLS) -> dict:
+    """The member x member NMI of whole latent spaces, members grouped by method and value (as
+    :func:`infofrag.figures.plot_spaces` orders them), block-averaged above ``max_cells``."""
+    with open_lazy(path) as ds:
+        require(ds, path, ("nmi", "nmi_se", "member", "group_id", "group_method", "group_param", "group_value"))
+        gid = np.asarray(ds["group_id"].values)
+        gvalue = np.asarray(ds["group_value"].values, dtype=float)
+        gmethod = [str(m) for m in ds["group_method"].values]
+        gparam = [str(p) for p in ds["group_param"].values]
+        gorder = sorted(range(len(gmethod)), key=lambda g: (gmethod[g], bool(np.isnan(gvalue[g])),
+                                                            0.0 if np.isnan(gvalue[g]) else gvalue[g], g))
+        order = [int(i) for g in gorder for i in np.flatnonzero(gid == g)]
+        names = [str(m) for m in ds["member"].values]
+        nmi = np.asarray(ds["nmi"].values, dtype=np.float64)[np.ix_(order, order)]
+        se = np.asarray(ds["nmi_se"].values, dtype=np.float64)[np.ix_(order, order)]
+    k = block_size(len(order), max_cells)
+    if k > 1:
+        starts = np.arange(0, len(order), k)
+        finite = np.isfinite(nmi)
+        counts = np.add.reduceat(np.add.reduceat(finite.astype(float), starts, 0), starts, 1)
+        sums = np.add.reduceat(np.add.reduceat(np.where(finite, nmi, 0.0), starts, 0), starts, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            nmi = np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)
+        se = None
+    sizes = [int(np.sum(gid == g)) for g in gorder]
+    return {"order": [names[i] for i in order], "nmi": nmi, "se": se, "block": k,
+            "groups": [group_label(gmethod[g], gparam[g], gvalue[g]) for g in gorder], "sizes": sizes}
