@@ -32,6 +32,10 @@ from .defaults import SCHEMA_PATH, default, schema  # noqa: F401  (the schema, p
 DSPRITES_SIZE = 3 * 6 * 40 * 32 * 32
 #: scikit-learn's handwritten digits (sklearn.datasets.load_digits)
 DIGITS_N = 1797
+#: the fewest points MIG, SAP and DCI are computed on (below, their numbers mean nothing): the
+#: schema's minimum of scores.n_train and scores.n_test, and 2/3 : 1/3 of it for the sample protocol
+MIN_SCORE_TRAIN, MIN_SCORE_TEST = 100, 50
+MIN_SCORE_POINTS = MIN_SCORE_TRAIN + MIN_SCORE_TEST
 
 
 
@@ -270,19 +274,23 @@ def _imported_member(entry: dict) -> Member:
 
 
 def members(config: dict) -> list[Member]:
-    """The ensemble in its canonical order: methods in config order, each method's values in
-    order, then seeds in order; then the imported members in the order given.
+    """The ensemble in its canonical order, whatever the order the config lists things in:
+    methods in the order of :data:`infofrag.methods.METHODS`, each method's values ascending,
+    then seeds ascending; then the imported members by name. (Reordering a config's lists
+    changes no member, block or result.)
 
     ``config`` is a validated one (defaults filled by the schema). An imported posteriors file
     without ``latent_dim`` has it read from the file (see :func:`imported_latent_dims`)."""
     overrides = config["ensemble"].get("overrides") or {}
     out = []
-    for method, settings in sweeps(config).items():
-        for value in settings[METHODS[method].swept]:
-            for seed in config["ensemble"]["seeds"]:
+    sw = sweeps(config)
+    for method in (m for m in METHODS if m in sw):
+        settings = sw[method]
+        for value in sorted(settings[METHODS[method].swept]):
+            for seed in sorted(config["ensemble"]["seeds"]):
                 out.append(_trained_member(config, method, settings, value, seed, overrides))
     dims = imported_latent_dims(config)
-    for entry in config["ensemble"].get("imported") or []:
+    for entry in sorted(config["ensemble"].get("imported") or [], key=lambda e: e["name"]):
         out.append(_imported_member({**entry, "latent_dim": entry.get("latent_dim") or dims.get(entry["name"])}))
     return out
 
@@ -477,7 +485,20 @@ def check_semantics(config: dict) -> None:
     if bs > n_members:
         raise ConfigError(f"config key 'similarity.block_size': {bs} is larger than the ensemble "
                           f"({n_members} members)")
-    boost = config.get("boost", {})
+    hot = config["hotspots"]
+    if hot["cluster_method"] == "dbscan" and hot.get("eps") is None:
+        raise ConfigError("config key 'hotspots.eps': required when hotspots.cluster_method is 'dbscan' (the "
+                          "reachability cut, in the units of hotspots.distance)")
+    boost = config["boost"]
+    if boost["dim"] > n - 1:
+        raise ConfigError(f"config key 'boost.dim': the fused space's {boost['dim']} dimensions need more sample "
+                          f"points than the fingerprint sample's {n} (at most sample.n_points - 1 = {n - 1}: the "
+                          "fusion starts from the sample's spectral embedding)")
+    scores = config["scores"]
+    if scores["protocol"] == "sample" and n < MIN_SCORE_POINTS:
+        raise ConfigError(f"config key 'scores.protocol': the fingerprint sample ({n} points) is too small for the "
+                          f"scores ('sample' needs sample.n_points >= {MIN_SCORE_POINTS}: {MIN_SCORE_TRAIN} training and "
+                          f"{MIN_SCORE_TEST} test points at least); use protocol 'field'")
     if boost.get("target") == "beta":
         if "beta" not in boost:
             raise ConfigError("config key 'boost.beta': required when boost.target is 'beta'")
@@ -537,27 +558,75 @@ def check_imported_files(config: dict) -> None:
             if entry.get("latent_dim") and entry["latent_dim"] != d:
                 raise ConfigError(f"config key '{key}.latent_dim': {entry['latent_dim']}, but {path} holds "
                                   f"{d} channels")
+            from .imported import read_posterior_arrays
+            from .measures import check_posteriors
+
+            try:
+                check_posteriors(*read_posterior_arrays(path), f"{path}")
+            except ValueError as exc:
+                raise ConfigError(f"config key '{key}.posteriors': {exc}") from None
         if "entry_point" in entry and module_source(entry["entry_point"]) is None:
             raise ConfigError(f"config key '{key}.entry_point': module of '{entry['entry_point']}' not found "
                               "(it must be importable where the workflow runs: installed, or on PYTHONPATH)")
 
 
 def validate(config: dict) -> dict:
-    """Schema + semantic validation; returns the config with defaults filled."""
+    """Schema + semantic validation; returns the config with defaults filled (``results_dir``
+    normalised: ``results/test/`` and ``./results/test`` are the same directory)."""
+    import os
+
     config = validate_schema(config)
+    config["results_dir"] = os.path.normpath(config["results_dir"])
     check_semantics(config)
     return config
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping (plain YAML keeps the last,
+    silently: ``steps: 600`` then ``steps: 5`` would train 5 steps)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                raise ConfigError(f"config key '{self._path(node)}{key}' is given twice, on lines {seen[key]} and "
+                                  f"{line} of {key_node.start_mark.name} (YAML would keep the second silently)")
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+    def _path(self, node) -> str:
+        return self._paths.get(id(node), "")
+
+    def compose_node(self, parent, index):
+        node = super().compose_node(parent, index)
+        if not hasattr(self, "_paths"):
+            self._paths = {}
+        if isinstance(node, yaml.MappingNode):
+            prefix = self._paths.get(id(parent), "")
+            if isinstance(index, yaml.ScalarNode):
+                prefix += f"{index.value}."
+            elif isinstance(index, int):
+                prefix += f"{index}."
+            self._paths[id(node)] = prefix if parent is not None else ""
+        return node
+
+
+def read_yaml(path: str | Path):
+    """A YAML config file's content, refusing duplicated keys (naming the key and both lines)."""
+    with open(path) as fh:
+        try:
+            return yaml.load(fh, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
 
 
 def load_config(path: str | Path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"config file '{path}' does not exist")
-    try:
-        with open(path) as fh:
-            raw = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"config file '{path}' is not valid YAML: {exc}") from None
+    raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"config file '{path}' must hold a mapping of keys, got {type(raw).__name__}")
     return validate(raw)

@@ -68,6 +68,12 @@ def posteriors_shape(path) -> tuple[int, int]:
     return int(mu.shape[0]), int(mu.shape[1])
 
 
+def read_posterior_arrays(path) -> tuple[np.ndarray, np.ndarray]:
+    """``mu``, ``logvar`` of a posteriors file as stored (no checks beyond readability)."""
+    mu, logvar, _ = _open(path)
+    return np.asarray(mu), np.asarray(logvar)
+
+
 def read_posteriors(path, n: int, sample_digest: str) -> tuple[np.ndarray, np.ndarray]:
     """``mu``, ``logvar`` float32 ``[n, d]`` of a posteriors file, checked against the run's
     sample (its size and digest); DataFileError naming the file when anything is off."""
@@ -75,7 +81,7 @@ def read_posteriors(path, n: int, sample_digest: str) -> tuple[np.ndarray, np.nd
     mu, logvar = np.asarray(mu), np.asarray(logvar)
     if digest is None:
         _fail(path, "no sample_digest: the file must state which fingerprint sample it encodes "
-                    "(python -m infofrag sample --config ... prints the digest)")
+                    "(`infofrag sample CONFIG --out sample.npz` writes the sample and prints its digest)")
     if digest != sample_digest:
         _fail(path, f"encodes another fingerprint sample (sample_digest {digest[:16]}..., this run's is "
                     f"{sample_digest[:16]}...): encode the run's sample")
@@ -90,6 +96,12 @@ def read_posteriors(path, n: int, sample_digest: str) -> tuple[np.ndarray, np.nd
         if bad.any():
             i, c = np.argwhere(bad)[0]
             _fail(path, f"{name} has {int(bad.sum())} NaN/inf value(s) (first at point {i}, channel {c})")
+    from .measures import check_posteriors
+
+    try:
+        check_posteriors(mu, logvar, "")
+    except ValueError as exc:
+        _fail(path, str(exc).lstrip(": "))
     return mu.astype(np.float32), logvar.astype(np.float32)
 
 

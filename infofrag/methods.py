@@ -97,7 +97,7 @@ METHODS: dict[str, Method] = {m.name: m for m in (
         "beta": _float(None, low_open=True, meaning="weight of the total correlation (beta - 1 added to the ELBO's)"),
     }, "recon + KL + (beta - 1) TC, minibatch-weighted sampling (Chen et al. 2018)"),
     Method("factor_vae", "gamma", "fv", {
-        "gamma": _float(None, meaning="weight of the total correlation"),
+        "gamma": _float(None, low_open=True, meaning="weight of the total correlation (0 is a plain VAE)"),
         "disc_lr": _float(1e-4, low_open=True, meaning="the discriminator's Adam learning rate"),
         "disc_beta1": _float(0.5, high=1.0, high_open=True, meaning="the discriminator's Adam beta1"),
         "disc_beta2": _float(0.9, high=1.0, high_open=True, meaning="the discriminator's Adam beta2"),
@@ -109,13 +109,13 @@ METHODS: dict[str, Method] = {m.name: m for m in (
     Method("dip_vae_ii", "lambda_od", "dipii", _dip_settings(1.0),
            "recon + KL + penalties on Cov[z] = Cov[mu] + E[diag sigma^2] (Kumar et al. 2018)"),
     Method("annealed_vae", "c_max", "an", {
-        "c_max": _float(None, meaning="the final target KL C in nats"),
-        "gamma": _float(1000.0, meaning="weight of |KL - C(t)|"),
+        "c_max": _float(None, low_open=True, meaning="the final target KL C in nats (0 holds the KL at 0)"),
+        "gamma": _float(1000.0, low_open=True, meaning="weight of |KL - C(t)| (0 is an autoencoder)"),
         "anneal_steps": _int(100_000, meaning="steps over which C rises from 0 to c_max"),
     }, "recon + gamma |KL - C(t)|, C rising linearly to c_max (Burgess et al. 2018)"),
     Method("infogan", "lambda_info", "ig", {
-        "lambda_info": _float(1.0, meaning="weight of the mutual-information term"),
-        "noise_dim": _int(8, low=0, meaning="dimensions of the generator's noise input"),
+        "lambda_info": _float(1.0, low_open=True, meaning="weight of the mutual-information term (0 leaves Q untrained)"),
+        "noise_dim": _int(8, low=1, meaning="dimensions of the generator's noise input"),
         "disc_lr": _float(2e-4, low_open=True, meaning="Adam learning rate of the discriminator and Q"),
         "gan_beta1": _float(0.5, high=1.0, high_open=True, meaning="Adam beta1 of both optimisers"),
         "gan_beta2": _float(0.999, high=1.0, high_open=True, meaning="Adam beta2 of both optimisers"),

@@ -37,8 +37,7 @@ import torch
 
 from .defaults import default
 from .devices import resolve_device
-from .estimators import DEFAULT_MIN_BITS
-from .measures import empty, nmi_vi_scalar
+from .measures import nmi_vi_scalar, resolution_bits
 
 __all__ = ["Estimate", "MonteCarloResult", "monte_carlo"]
 
@@ -120,7 +119,7 @@ def _log_q(z, mu, inv_var, log_norm):
 
 
 def monte_carlo(mu_a, logvar_a, mu_b=None, logvar_b=None, *, n_samples=20000, seed=default("spaces.seed"),
-                device=None, min_bits=DEFAULT_MIN_BITS, batch_size=None):
+                device=None, min_bits=None, batch_size=None):
     """Monte Carlo information, NMI and VI of whole latent spaces, with standard errors.
 
     Parameters
@@ -138,10 +137,11 @@ def monte_carlo(mu_a, logvar_a, mu_b=None, logvar_b=None, *, n_samples=20000, se
         Seed of the random draws (same seed, same inputs: same result, on any device).
     device : optional
         Where to evaluate the densities (default CUDA if available, else CPU).
-    min_bits : float
-        As in :func:`infofrag.similarity`: if an estimated ``2 I - I'`` (H) is at most this,
-        the space is treated as uninformative and NMI follows the same convention (1 if both
-        are, 0 if one is; standard error 0).
+    min_bits : float, optional
+        A space whose estimated I(U;X) is at most this many bits, or within three standard
+        errors of 0, counts as carrying no information (default: the resolution of the N
+        points, :func:`infofrag.measures.resolution_bits`, as :func:`infofrag.similarity`); NMI
+        then follows the same convention (1 if both are, 0 if one is; standard error 0).
     batch_size : int, optional
         Draws evaluated together (default: about 32 MiB of work per batch).
 
@@ -158,7 +158,7 @@ def monte_carlo(mu_a, logvar_a, mu_b=None, logvar_b=None, *, n_samples=20000, se
     dev = resolve_device(device)
     idx, noise = _draws(S, N, spaces, seed)
     per_draw = _per_draw_terms(spaces, idx, noise, dev, batch_size)
-    res = _estimates(per_draw.numpy() / LN2, min_bits)  # bits
+    res = _estimates(per_draw.numpy() / LN2, resolution_bits(N) if min_bits is None else min_bits)  # bits
     return MonteCarloResult(**res, n_samples=S, n_points=N, seed=int(seed))
 
 
@@ -246,7 +246,7 @@ def _batch_terms(prepared, noise, i, N):
     return torch.stack(out, 1)
 
 
-def _estimates(T, min_bits) -> dict:
+def _estimates(T, floor) -> dict:
     """Means and standard errors of the per-draw terms ``T`` [S, 2 or 5] (bits); NMI and VI."""
     S = T.shape[0]
     mean = T.mean(0)
@@ -262,18 +262,21 @@ def _estimates(T, min_bits) -> dict:
         w = np.asarray([0, -1, 0, -1, 2], dtype=np.float64)
         vi_v, vi_se = float(w @ mean), float(math.sqrt(max(w @ cov @ w, 0.0)))
         res["vi"] = Estimate(max(vi_v, 0.0), vi_se)
-        res["nmi"] = _nmi_estimate(mean, cov, min_bits)
+        res["nmi"] = _nmi_estimate(mean, cov, floor)
     return res
 
 
-def _nmi_estimate(mean, cov, min_bits) -> Estimate:
+def _nmi_estimate(mean, cov, floor) -> Estimate:
     """NMI of the mean terms, its standard error by the delta method; the estimators' convention
-    for uninformative spaces."""
+    for spaces that carry no information (I(U;X) at most ``floor`` or within three standard
+    errors of 0)."""
     ia, iaa, ib, ibb, iab = mean
     num = ia + ib - iab
     ha, hb = 2 * ia - iaa, 2 * ib - ibb
-    nmi, _ = nmi_vi_scalar(num, ha, hb, min_bits)
-    if empty(ha, min_bits) or empty(hb, min_bits):  # the convention's value: no error
+    empty_a = ia <= max(floor, 3.0 * math.sqrt(max(cov[0, 0], 0.0)))
+    empty_b = ib <= max(floor, 3.0 * math.sqrt(max(cov[2, 2], 0.0)))
+    nmi, _ = nmi_vi_scalar(num, ha, hb, empty_a, empty_b)
+    if empty_a or empty_b:  # the convention's value: no error
         return Estimate(nmi, 0.0)
     den = math.sqrt(ha * hb)
     # gradient of num / sqrt(ha hb) with respect to (ia, iaa, ib, ibb, iab)

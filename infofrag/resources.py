@@ -30,6 +30,10 @@ def _input_size(config) -> int:
     return size * size
 
 
+#: what sets the number of channels (members x their latent channels)
+CHANNELS_KEY = "model.latent_dim' or the members of 'ensemble"
+
+
 def estimates(config: dict, members: list) -> dict:
     """Peak bytes of each rule's largest job: {rule: (bytes, the config key that drives it)}."""
     N = config["sample"]["n_points"]
@@ -51,8 +55,8 @@ def estimates(config: dict, members: list) -> dict:
         "similarity": (16 * 8 * block_channels ** 2 + 2 * 16 * block_channels * N + 64 * MB,
                        "similarity.block_size"),
         # pair matrices of all channels (float64), a few at a time
-        "gather": (8 * 8 * M ** 2, "ensemble"),
-        "hotspots": (8 * 8 * M ** 2, "ensemble"),
+        "gather": (8 * 8 * M ** 2, CHANNELS_KEY),
+        "hotspots": (8 * 8 * M ** 2, CHANNELS_KEY),
         # the fused targets' fingerprints and their autograd temporaries, in each of the sweep's two
         # worker processes (the rule's threads) when an ensemble-size sweep is configured
         "boost": (6 * 4 * n_targets * N * N * (2 if boost["ensemble_sizes"] else 1), "sample.n_points"),

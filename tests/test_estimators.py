@@ -8,6 +8,7 @@ import torch
 from sklearn.metrics import mutual_info_score, normalized_mutual_info_score
 
 import infofrag
+from infofrag.measures import resolution_bits
 from infofrag import estimators as est
 
 # ---------------------------------------------------------------------------------------------
@@ -247,7 +248,8 @@ def test_agrees_with_float64_per_pair_reference(channels):
     _, _, D = channels
     nmi_ref, vi_ref, info = similarity_ref(D, D)
     assert info.min() < 0.01 < info.max() and info.max() > 4  # a real range of channels
-    ok = (info > 0.01)[:, None] & (info > 0.01)[None, :]
+    floor = resolution_bits(D.shape[-1])  # below it the convention applies, not the ratio
+    ok = (info > floor)[:, None] & (info > floor)[None, :]
     nmi, vi = infofrag.similarity(D)
     assert np.abs(nmi - nmi_ref)[ok].max() < 1e-5
     assert np.abs(vi - vi_ref).max() < 1e-5
@@ -265,7 +267,8 @@ def test_agrees_with_reference_on_the_Db_path(channels):
     Da, Db = D[:6], D[6:]
     nmi_ref, vi_ref, _ = similarity_ref(Da, Db)
     ia, iaa, ib, ibb, iab = terms_ref(Da, Db)
-    ok = (ia > 0.01)[:, None] & (ib > 0.01)[None, :]
+    floor = resolution_bits(D.shape[-1])
+    ok = (ia > floor)[:, None] & (ib > floor)[None, :]
     nmi, vi = infofrag.similarity(Da, Db)
     assert nmi.shape == (6, D.shape[0] - 6)
     assert np.abs(nmi - nmi_ref)[ok].max() < 1e-5
@@ -301,7 +304,7 @@ def test_weak_channels_precision():
     D = infofrag.bhattacharyya(mus, lvs).astype(np.float32)
     nmi_ref, vi_ref, info = similarity_ref(D, D)
     assert 0.005 < info.min() and info.max() < 0.05
-    nmi, vi = infofrag.similarity(D)
+    nmi, vi = infofrag.similarity(D, min_bits=0.0)  # the ratio, below the floor too
     ok = (info > 0.01)[:, None] & (info > 0.01)[None, :]
     assert ok.sum() > 4
     assert np.abs(nmi - nmi_ref)[ok].max() < 1e-5
@@ -496,8 +499,8 @@ def test_nearly_uninformative_channels_nmi_is_accurate(sigma):
     t = infofrag.similarity_terms(D.astype(np.float64))
     H = 2 * t.i_a - t.i_aa
     assert np.all(H > est.DEFAULT_MIN_BITS) and np.all(H < 1e-5)
-    nmi, vi = infofrag.similarity(D)
-    nmi64, vi64 = infofrag.similarity(D.astype(np.float64))
+    nmi, vi = infofrag.similarity(D, min_bits=0.0)  # below the resolution floor: computed, on request
+    nmi64, vi64 = infofrag.similarity(D.astype(np.float64), min_bits=0.0)
     assert np.abs(nmi - nmi64).max() < 1e-5
     assert np.abs(vi - vi64).max() < 1e-10
     assert 0.7 < nmi[0, 1] < 0.8  # a meaningful value, not noise
@@ -559,7 +562,7 @@ def test_gradient_ascent_increases_nmi_to_a_target():
 
     def nmi_now():
         D = infofrag.bhattacharyya(mu, lv)[None]
-        return infofrag.similarity(D, target)[0][0, 0]
+        return infofrag.similarity(D, target, min_bits=0.0)[0][0, 0]
 
     start = float(nmi_now().detach())
     for _ in range(60):

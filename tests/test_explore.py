@@ -434,3 +434,28 @@ def test_the_workflow_writes_the_explorer(finished_run):
     with open_page(html) as s:
         _check_clean(s)
         assert screenshot_stats(s.page.screenshot())["non_white"] > 0.15
+
+
+def test_the_ensemble_size_sweep_is_drawn_when_the_run_has_one(small_run, tmp_path):
+    """A circle run's sweep (rows as infofrag.circle_fusion.ensemble_size_sweep writes them into
+    boost.json): one curve per objective, the median over repeats with its min-max range; rows
+    that failed are left out; a run without a sweep has no sweep figure."""
+    inputs = _inputs(small_run)
+    boost = json.loads(inputs["boost_path"].read_text())
+    rows = [{"size": s, "repeat": r, "objective": o, "status": "ok", "continuity": c}
+            for o, base in (("nmi", 10.0), ("vi", 20.0)) for s in (2, 4)
+            for r, c in enumerate((base / s, 2 * base / s, 3 * base / s))]
+    rows.append({"size": 8, "repeat": 0, "objective": "nmi", "status": "diverged", "continuity": None})
+    path = tmp_path / "boost.json"
+    path.write_text(json.dumps(dict(boost, sweep=rows)))
+    html = tmp_path / "index.html"
+    explore.build(**dict(inputs, boost_path=path), out_html=html)
+    fig = page_figure(html, "sweep")
+    curves = {t["name"]: t for t in fig["data"]}
+    assert sorted(curves) == ["nmi: median, min-max", "vi: median, min-max"]
+    nmi = curves["nmi: median, min-max"]
+    assert list(decode(nmi["x"])) == [2, 4] and list(decode(nmi["y"])) == [10.0, 5.0]
+    np.testing.assert_allclose(decode(nmi["error_y"]["array"]), [5.0, 2.5])
+    np.testing.assert_allclose(decode(nmi["error_y"]["arrayminus"]), [5.0, 2.5])
+    explore.build(**inputs, out_html=tmp_path / "plain.html")
+    assert 'id="figure-sweep"' not in (tmp_path / "plain.html").read_text()

@@ -168,11 +168,47 @@ def test_nmi_convention_is_one_function():
     """Both empty: 1 (the fusion's objective passes 0); one empty: 0; VI always computed."""
     shared = np.array([0.2, 0.0, 0.0])
     h_u, h_v = np.array([0.5, 0.0, 0.0]), np.array([0.4, 0.3, 0.0])
-    nmi, vi = measures.nmi_vi(shared, h_u, h_v, measures.empty(h_u), measures.empty(h_v))
+    info_u, info_v = np.array([1.0, 0.001, 0.0]), np.array([1.0, 0.8, 0.0])
+    eu, ev = measures.empty(info_u, 1000), measures.empty(info_v, 1000)
+    nmi, vi = measures.nmi_vi(shared, h_u, h_v, eu, ev)
     np.testing.assert_allclose(nmi, [0.2 / math.sqrt(0.2), 0.0, 1.0])
     np.testing.assert_allclose(vi, [0.5, 0.3, 0.0])
-    nmi0, _ = measures.nmi_vi(shared, h_u, h_v, measures.empty(h_u), measures.empty(h_v), both_empty=0.0)
+    nmi0, _ = measures.nmi_vi(shared, h_u, h_v, eu, ev, both_empty=0.0)
     assert nmi0[2] == 0.0
+
+
+def test_the_floor_is_the_information_of_singling_one_point_out():
+    """resolution_bits(N) is the information of the hard clustering {one point, the rest}: the
+    least a clustering of N points carries, computed here by the estimators themselves."""
+    for n in (10, 64, 1000):
+        labels = np.zeros(n, dtype=int)
+        labels[0] = 1
+        t = infofrag.similarity_terms(labels_to_distances(labels)[None])
+        assert measures.resolution_bits(n) == pytest.approx(t.i_a[0], rel=1e-12)
+    assert measures.resolution_bits(1000) == pytest.approx(0.0114, abs=1e-4)
+
+
+def test_nearly_empty_channels_take_the_convention_everywhere():
+    """Two channels carrying less than the sample resolves (~5e-4 bits each, as in a demo's
+    collapsed-but-not-quite dimensions) have NMI 1 with each other and 0 with an informative one,
+    in the estimators and in a fingerprint's factor NMI alike; just above the floor it is
+    computed (min_bits=0 computes it below too)."""
+    rng = np.random.default_rng(2)
+    n = 300
+    x = rng.uniform(-1, 1, n)
+    weak = [(0.06 * x, np.zeros(n)), (0.06 * np.sin(2 * x), np.zeros(n))]
+    strong = (3 * x, np.full(n, -2.0))
+    D = np.stack([measures.distances(m, v) for m, v in weak + [strong]]).astype(np.float32)
+    t = infofrag.similarity_terms(D)
+    floor = measures.resolution_bits(n)
+    assert np.all(t.i_a[:2] < floor) and t.i_a[2] > floor
+    nmi, _ = infofrag.similarity(D)
+    assert nmi[0, 1] == 1.0 and nmi[0, 2] == 0.0 and nmi[1, 2] == 0.0
+    raw, _ = infofrag.similarity(D, min_bits=0.0)
+    assert 0.0 < abs(raw[0, 1]) < 1.0  # a ratio of two nearly empty channels' rounding
+    factors = (x > 0).astype(int)[:, None]
+    ct = measures.channel_terms(D[0], factors)
+    assert ct.factor_nmi[0] == 0.0  # the factor carries 1 bit, the channel less than the floor
 
 
 # --------------------------------------------------------------------------- the bound (item: no N^2 work)

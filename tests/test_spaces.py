@@ -124,22 +124,23 @@ def test_identical_spaces_have_nmi_one_and_vi_zero(one_torch_thread):
     assert fp["fp_nmi"][0, 0] == 1.0 and fp["fp_vi"][0, 0] == 0.0
 
 
-def test_a_space_without_information_gives_nmi_zero_and_vi_the_entropy(one_torch_thread):
-    """V's posterior is the same at every point: it carries nothing (I(V;X) = 0 for every draw),
-    NMI is 0 by the convention for uninformative spaces and VI = H(U); for U a hard clustering
-    into 4 equal clusters H(U) = I(U;X) = 2 bits exactly."""
+def test_a_space_without_information_is_collapsed_nmi_undefined_vi_the_entropy(one_torch_thread):
+    """V's posterior is the same at every point: it carries nothing (I(V;X) = 0 for every draw):
+    it is named collapsed, its NMI with U is undefined (NaN, not a number drawn from noise), and
+    VI = H(U); for U a hard clustering into 4 equal clusters H(U) = I(U;X) = 2 bits exactly."""
     labels = np.repeat(np.arange(4), 10)
     mu_u, lv_u = hard_space(labels)
     mu_v, lv_v = np.full((40, 2), 0.3), np.full((40, 2), -1.0)
     est = spaces.compare(mu_u, lv_u, mu_v, lv_v, samples=400, repeats=5, seed=0, names=("u", "v"))
     assert est["i_v"][0] == pytest.approx(0.0, abs=1e-12) and est["i_vv"][0] == pytest.approx(0.0, abs=1e-12)
-    assert est["nmi"] == (0.0, 0.0)
+    assert est["collapsed"] == (False, True)
+    assert math.isnan(est["nmi"][0]) and math.isnan(est["nmi"][1])
     assert est["i_u"][0] == pytest.approx(2.0, abs=1e-12)
     assert est["vi"][0] == pytest.approx(2.0, abs=1e-12)
     # the same with a soft U: VI = H(U) = 2 I(U;X) - I(UU';X) of the same draws
     mu_s, lv_s, _, _ = soft_spaces()
     est = spaces.compare(mu_s, lv_s, mu_v, lv_v, samples=400, repeats=5, seed=0, names=("u", "v"))
-    assert est["nmi"][0] == 0.0
+    assert math.isnan(est["nmi"][0])
     assert est["vi"][0] == pytest.approx(2 * est["i_u"][0] - est["i_uu"][0], abs=1e-9)
 
 
@@ -312,6 +313,7 @@ def test_every_pair_is_the_direct_comparison(ensemble):
     for i, a in enumerate(names):
         for j, b in enumerate(names[i:], start=i):
             est = spaces.compare(*posts[a], *posts[b], names=(a, b), **SETTINGS)
+            assert est.pop("collapsed") == (False, False)
             for v, (val, se) in est.items():
                 assert ds[v].values[i, j] == val and ds[f"{v}_se"].values[i, j] == se, (a, b, v)
                 if i != j:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from ..devices import resolve_device
-from ..measures import DEFAULT_MIN_BITS, LN2, empty, nmi_vi
+from ..measures import LN2, empty, nmi_vi
 from ._autograd import _grad_terms
 from ._checks import (_all_finite, _check_diagonal, _check_distance_shape, _compute_dtype, _is_torch, _to_tensor,
                       _torch_dtype)
@@ -167,7 +167,7 @@ def _terms(raw, i_a, i_b, H_a, H_b, num) -> SimilarityTerms:
     return SimilarityTerms(*(raw.output(t) for t in (i_a, i_aa, i_b, i_bb, i_ab, H_a, H_b, num)))
 
 
-def similarity(D_a, D_b=None, *, min_bits=DEFAULT_MIN_BITS, chunk_rows=None, max_memory=None,
+def similarity(D_a, D_b=None, *, min_bits=None, chunk_rows=None, max_memory=None,
                dtype=None, device=None, return_terms=False):
     """Generalised NMI and VI (bits) between all pairs of channels.
 
@@ -179,9 +179,10 @@ def similarity(D_a, D_b=None, *, min_bits=DEFAULT_MIN_BITS, chunk_rows=None, max
     D_b : [K, N, N], optional
         A second stack over the same N points. ``None``: all pairs within ``D_a`` (each
         unordered pair computed once; the result is exactly symmetric).
-    min_bits : float
-        Channels whose ``H = 2 I(U;X) - I(U;U')`` is at most ``min_bits`` bits are treated as
-        uninformative (below).
+    min_bits : float, optional
+        Channels carrying at most ``min_bits`` bits of I(U;X) count as carrying no information
+        (below); default :func:`infofrag.measures.resolution_bits` of the N sample points, the
+        information of singling one point out (0.0114 bits at N = 1,000).
     chunk_rows : int, optional
         Sample rows processed together (default: sized for the CPU caches / GPU memory).
     max_memory : int, optional
@@ -202,24 +203,26 @@ def similarity(D_a, D_b=None, *, min_bits=DEFAULT_MIN_BITS, chunk_rows=None, max
     otherwise. With ``return_terms``: (nmi, vi, terms).
 
     Uninformative channels. ``NMI = (I_U + I_V - I_UV) / sqrt(H_U H_V)`` is 0/0 for a channel
-    that carries no information (a collapsed VAE dimension: H = 0) and ill-conditioned for one
-    that carries almost none. The convention, that of the classic NMI for single-cluster
-    clusterings (as in scikit-learn): if ``H_U <= min_bits`` and ``H_V <= min_bits`` the NMI is
-    1 (two channels that both carry nothing are the same, trivial clustering; their VI is ~0
-    too); if exactly one of them is uninformative the NMI is 0. VI is always the computed value
-    ``H_U + H_V - 2 (I_U + I_V - I_UV)`` (clamped at 0 against rounding), never replaced. No
-    NaN or inf is ever returned. Above ``min_bits`` the NMI is computed without cancellation
-    (see :mod:`infofrag.estimators`): from float32 fingerprints it is within ~1e-6 of a float64
-    computation for H >= 1e-8 bits (~1e-7 at H = 1e-6, the ill-conditioned case of a channel
-    with I(U;X) ~ 1e-3 bits); below, float32 rounding of the coefficients dominates (pass float64
-    fingerprints, or ``dtype=float64``, to go further).
+    that carries no information (a collapsed VAE dimension: H = 0) and, for one that carries less
+    than the sample can resolve, a ratio of two channels' rounding. The convention, that of the
+    classic NMI for single-cluster clusterings (as in scikit-learn): if both channels carry at
+    most ``min_bits`` bits of I(U;X) their NMI is 1 (the same, trivial clustering; their VI is ~0
+    too); if exactly one of them does, 0. VI is always the computed value
+    ``H_U + H_V - 2 (I_U + I_V - I_UV)`` (clamped at 0 against rounding), never replaced. No NaN
+    or inf is ever returned. Above the floor the NMI is computed without cancellation (see
+    :mod:`infofrag.estimators`): from float32 fingerprints it is within ~1e-6 of a float64
+    computation for H >= 1e-8 bits (``min_bits=0`` computes it for any channel; below 1e-8
+    bits float32 rounding of the coefficients dominates: pass float64 fingerprints, or
+    ``dtype=float64``, to go further).
 
     The estimate is not clipped to [0, 1]: for soft channels a finite-sample NMI can exceed 1
     or fall below 0 by a little (it equals the classic NMI exactly for hard clusterings).
     """
     raw = _raw_terms(D_a, D_b, chunk_rows, max_memory, dtype, device)
     i_a, i_b, H_a, H_b, num = _terms_from_raw(raw)
-    nmi, vi = nmi_vi(num, H_a[:, None], H_b[None, :], empty(H_a, min_bits)[:, None], empty(H_b, min_bits)[None, :])
+    N = raw.N
+    nmi, vi = nmi_vi(num, H_a[:, None], H_b[None, :], empty(i_a, N, min_bits)[:, None],
+                     empty(i_b, N, min_bits)[None, :])
     if raw.sym:  # a channel against itself
         if raw.xp is torch:  # autograd: keep the graph
             eye = torch.eye(nmi.shape[0], dtype=torch.bool, device=nmi.device)

@@ -99,10 +99,9 @@ TEMPLATE = """<!DOCTYPE html>
 <div><h3>Its channels</h3><div id="hotspot-channels" class="scroll"></div></div>
 <div id="factor-profile"></div>
 </div>
-<div class="row">
-<div><h3>Members and groups that hold it</h3><div id="hotspot-groups" class="scroll"></div></div>
+<h3>Members and groups that hold it</h3><div id="hotspot-groups" class="scroll"></div>
+<h3>Its traversal</h3>
 <figure id="hotspot-traversal"><img id="hotspot-traversal-img" alt=""><figcaption id="hotspot-traversal-caption"></figcaption></figure>
-</div>
 </div>
 </section>
 <section id="fusion-section">

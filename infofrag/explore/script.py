@@ -439,6 +439,9 @@ SCRIPT = r"""
       ovDiv.on("plotly_click", clicked);
     }));
   } else { ovDiv.hidden = true; }
-  Promise.all(done).then(() => { document.body.dataset.ready = "yes"; });
+  Promise.all(done).then(() => {  // every plot drawn: what tests and benchmarks wait for
+    document.body.dataset.readyMs = String(Math.round(performance.now()));
+    document.body.dataset.ready = "yes";
+  });
 })();
 """

@@ -10,6 +10,7 @@ import numpy as np
 
 from .. import store
 from ..errors import StoreError
+from ..measures import check_posteriors
 
 
 def posteriors(member: dict, sample, model_path=None, imported_path=None):
@@ -42,8 +43,9 @@ def run(sample_path, member: dict, out_store, model_path=None, imported_path=Non
         torch.set_num_threads(threads)
     sample = store.sample.read(sample_path, check=False)  # verified by the job
     mu, logvar, source = posteriors(member, sample, model_path, imported_path)
-    if not (np.isfinite(mu).all() and np.isfinite(logvar).all()):
-        raise StoreError(f"'{source}': the encoder of member {member['name']} gives NaN/inf posteriors "
-                         "on the fingerprint sample")
+    try:
+        check_posteriors(mu, logvar, f"member {member['name']} ('{source}'), its posteriors on the fingerprint sample")
+    except ValueError as exc:
+        raise StoreError(str(exc)) from None
     store.posteriors.write(out_store, mu, logvar, member["name"])
     return {"n_channels": int(mu.shape[1])}

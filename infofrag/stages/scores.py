@@ -30,6 +30,7 @@ import numpy as np
 
 from .. import metrics, store
 from ..atomic import write_json
+from ..config import MIN_SCORE_POINTS, MIN_SCORE_TEST, MIN_SCORE_TRAIN
 from ..defaults import section
 
 PROTOCOLS = ("field", "sample")
@@ -193,6 +194,13 @@ def run(posteriors_path, sample_path, out_json, settings: dict | None = None, da
         write_json(out_json, out)
         return {"status": out["status"]}
     protocol, encode, note = choose_protocol(s, post.member, dataset, member, model_path, imported_path)
+    if protocol == "sample" and post.mu.shape[0] < MIN_SCORE_POINTS:
+        out.update(status="too_few_points", protocol=protocol, requested_protocol=s["protocol"],
+                   message=f"the fingerprint sample has {post.mu.shape[0]} points, fewer than the {MIN_SCORE_POINTS} "
+                           f"MIG, SAP and DCI need ({MIN_SCORE_TRAIN} training, {MIN_SCORE_TEST} test)"
+                           + (f"; {note}" if note else ""))
+        write_json(out_json, out)
+        return {"status": out["status"]}
     if protocol == "field":
         scores, points, note = field_scores(s, dataset, encode, sample.factor_names, threads)
     else:

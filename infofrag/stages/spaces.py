@@ -33,16 +33,19 @@ numbers do not depend on the shard that computes it.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 
 import numpy as np
 
 from .. import store
 from ..errors import StoreError
-from ..estimators import DEFAULT_MIN_BITS, bhattacharyya, information, similarity
-from ..measures import nmi_vi_scalar
+from ..estimators import bhattacharyya, information, similarity
+from ..measures import nmi_vi_scalar, resolution_bits
 from ..montecarlo import monte_carlo
 from ..store.spaces import ALL_PAIR_VARIABLES, PAIR_VARIABLES, mirrored
+
+log = logging.getLogger(__name__)
 
 SETTINGS = ("samples", "repeats", "seed")
 
@@ -59,38 +62,51 @@ def mean_se(rows) -> tuple[np.ndarray, np.ndarray]:
     return T.mean(0), T.std(0, ddof=1) / math.sqrt(T.shape[0])
 
 
-def compare(mu_u, lv_u, mu_v, lv_v, *, samples: int, repeats: int, seed: int, names=(),
-            device=None, min_bits: float = DEFAULT_MIN_BITS) -> dict:
+def collapsed(info_bits: float, info_se: float, n_points: int) -> bool:
+    """Whether a whole space carries no information it can be told to carry: its Monte Carlo
+    I(U;X) at most the sample's resolution (:func:`infofrag.measures.resolution_bits`) or within
+    three standard errors of 0. Such a space's NMI is undefined (NaN), not noise around a number."""
+    return bool(info_bits <= max(resolution_bits(n_points), 3.0 * info_se))
+
+
+def compare(mu_u, lv_u, mu_v, lv_v, *, samples: int, repeats: int, seed: int, names=(), device=None) -> dict:
     """Monte Carlo terms of spaces U and V: {variable: (value, se)} for
     :data:`~infofrag.store.spaces.PAIR_VARIABLES` (bits), from ``repeats`` estimates of
-    ``samples`` draws each, seeded by ``seed`` and ``names`` (what is compared).
+    ``samples`` draws each, seeded by ``seed`` and ``names`` (what is compared); and
+    ``collapsed``: (U's, V's) (:func:`collapsed`).
 
     The informations are the means of the repeats. VI and NMI are formed from those means (VI
-    clipped at 0 only then, so the clip adds no bias; NMI a ratio of means, with the estimators'
-    convention for uninformative spaces, H <= ``min_bits``). Every standard error is the spread
-    of the repeats' own values over sqrt(repeats).
+    clipped at 0 only then, so the clip adds no bias; NMI a ratio of means). Every standard error
+    is the spread of the repeats' own values over sqrt(repeats). The NMI of a pair with a
+    collapsed space is NaN (its standard error too).
     """
     if repeats < 2:
         raise ValueError(f"repeats must be at least 2 (the standard error is their spread), got {repeats}")
-    rows = []
+    raw = []
     for r in range(repeats):
-        res = monte_carlo(mu_u, lv_u, mu_v, lv_v, n_samples=samples, seed=draw_seed(seed, *names, r),
-                          device=device, min_bits=min_bits)
-        rows.append(_derived([res.i_a.value, res.i_b.value, res.i_aa.value,
-                              res.i_bb.value, res.i_ab.value], min_bits))
-    rows = np.asarray(rows)
+        res = monte_carlo(mu_u, lv_u, mu_v, lv_v, n_samples=samples, seed=draw_seed(seed, *names, r), device=device)
+        raw.append([res.i_a.value, res.i_b.value, res.i_aa.value, res.i_bb.value, res.i_ab.value])
+    raw_mean, raw_se = mean_se(raw)
+    N = int(np.shape(mu_u)[0])
+    gone = (collapsed(raw_mean[0], raw_se[0], N), collapsed(raw_mean[1], raw_se[1], N))
+    rows = np.asarray([_derived(r) for r in raw])
     _, se = mean_se(rows)
-    value = _derived(rows.mean(0)[2:7], min_bits)
+    value = _derived(raw_mean)
     value[1] = max(value[1], 0.0)  # VI
-    return {v: (float(value[k]), float(se[k])) for k, v in enumerate(PAIR_VARIABLES)}
+    if any(gone):
+        value[0] = se[0] = math.nan
+    out = {v: (float(value[k]), float(se[k])) for k, v in enumerate(PAIR_VARIABLES)}
+    out["collapsed"] = gone
+    return out
 
 
-def _derived(terms, min_bits) -> np.ndarray:
-    """[nmi, vi (unclipped), i_u, i_v, i_uu, i_vv, i_joint, shared] from (i_u, i_v, i_uu, i_vv, i_joint)."""
+def _derived(terms) -> np.ndarray:
+    """[nmi, vi (unclipped), i_u, i_v, i_uu, i_vv, i_joint, shared] from (i_u, i_v, i_uu, i_vv, i_joint)
+    (the NMI as a plain ratio: :func:`compare` decides where it is undefined)."""
     i_u, i_v, i_uu, i_vv, i_uv = (float(t) for t in terms)
     shared = i_u + i_v - i_uv
     h_u, h_v = 2 * i_u - i_uu, 2 * i_v - i_vv
-    nmi, _ = nmi_vi_scalar(shared, h_u, h_v, min_bits)
+    nmi, _ = nmi_vi_scalar(shared, h_u, h_v, False, False)
     return np.array([nmi, 2 * i_uv - i_uu - i_vv, i_u, i_v, i_uu, i_vv, i_uv, shared])
 
 
@@ -132,6 +148,7 @@ def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_
     m_names, n_names = [p.member for p in row_posts], [p.member for p in col_posts]
     same = m_names == n_names
     values = {v: np.full((len(m_names), len(n_names)), np.nan) for v in ALL_PAIR_VARIABLES}
+    gone = np.zeros((len(m_names), len(n_names)), dtype=bool)  # a collapsed space: NMI undefined
     n_pairs = 0
     for i, a in enumerate(m_names):
         for j, b in enumerate(n_names):
@@ -140,6 +157,10 @@ def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_
             est = compare(posts[a].mu, posts[a].logvar, posts[b].mu, posts[b].logvar, samples=s["samples"],
                           repeats=s["repeats"], seed=s["seed"], names=(a, b), device=device)
             n_pairs += 1
+            if any(est.pop("collapsed")):
+                gone[i, j] = True
+                if same:
+                    gone[j, i] = True
             for v, (val, se) in est.items():
                 values[v][i, j], values[f"{v}_se"][i, j] = val, se
                 if same and i != j:  # the pair (b, a): the same numbers, U and V swapped
@@ -147,6 +168,7 @@ def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_
     Da = np.stack([space_fingerprint(posts[m].mu, posts[m].logvar, device) for m in m_names])
     Db = None if same else np.stack([space_fingerprint(posts[m].mu, posts[m].logvar, device) for m in n_names])
     values.update(fingerprint_terms(Da, Db))
+    values["fp_nmi"] = np.where(gone, np.nan, values["fp_nmi"])
     N = int(posts[m_names[0]].mu.shape[0])
     store.spaces.write_shard(out_store, values, m_names, n_names, block_a, block_b, {**s, "n_points": N})
     return {"n_pairs_estimated": n_pairs, "n_points": N}
@@ -244,9 +266,11 @@ def group_result(group: dict, index: dict, posts: dict, pairs: dict, settings: d
     lv = np.concatenate([posts[m].logvar for m in names], axis=1)
     out["group_fp_info"] = float(information(space_fingerprint(mu, lv, device)[None])[0])
     out["group_fp_best_info"] = float(pairs["fp_i_u"][b, b])
-    sub = np.ix_(idx, idx)
+    # consistency among the members that carry information (a collapsed one's NMI is undefined)
+    live = idx[~np.isnan(pairs["nmi"][idx, idx])]
+    sub = np.ix_(live, live)
     out["group_consistency"], out["group_consistency_se"] = consistency(pairs["nmi"][sub], pairs["nmi_se"][sub])
-    out["group_fp_consistency"] = consistency(pairs["fp_nmi"][sub], np.zeros((len(names),) * 2))[0]
+    out["group_fp_consistency"] = consistency(pairs["fp_nmi"][sub], np.zeros((len(live),) * 2))[0]
     return out
 
 
@@ -266,9 +290,13 @@ def gather(labels: dict, latent_dims: dict, posterior_paths: list, shard_paths: 
     index = {m: i for i, m in enumerate(members)}
     groups = [group_result(g, index, posts, pairs, s, device) for g in groups_of(members, labels)]
     N = int(posts[members[0]].mu.shape[0])
+    gone = [collapsed(pairs["i_u"][k, k], pairs["i_u_se"][k, k], N) for k in range(len(members))]
     ds = store.spaces.build(members, labels, latent_dims, pairs, groups,
-                            {**s, "n_points": N, "log2_n": math.log2(N)})
+                            {**s, "n_points": N, "log2_n": math.log2(N), "collapsed_below_bits": resolution_bits(N)},
+                            collapsed=gone)
     store.spaces.write(out_store, ds)
+    if gone := collapsed_sentence(ds):
+        log.warning("spaces: %s", gone)
     return ds
 
 
@@ -290,6 +318,19 @@ def summary_rows(ds) -> list[dict]:
             "excess over best": float(g["group_excess"]), "± se  ": float(g["group_excess_se"]),
         })
     return rows
+
+
+def collapsed_sentence(ds) -> str | None:
+    """Which members' whole spaces carry nothing (named, with why their NMIs are NaN), or None."""
+    if "collapsed" not in ds.coords:
+        return None
+    names = [str(m) for m, c in zip(ds["member"].values, ds["collapsed"].values) if c]
+    if not names:
+        return None
+    return (f"{len(names)} member(s) learned nothing their whole space can be told to carry: {', '.join(names)} "
+            f"(Monte Carlo I(U;X) at most {ds.attrs['collapsed_below_bits']:.3g} bits, the information of singling "
+            f"out one of the {ds.attrs['n_points']} sample points, or within three standard errors of 0). Their NMI "
+            "with any member is undefined (NaN), and their groups' NMI within leaves them out.")
 
 
 def group_label(param: str, value: float) -> str:

@@ -166,6 +166,8 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
         page.add("h2", "Whole latent spaces")
         sp = store.spaces.read(spaces_path, check=False)
         page.add("p", spaces.summary_sentence(sp))
+        if gone := spaces.collapsed_sentence(sp):
+            page.add("p", gone, cls="warn")
         rows = spaces.summary_rows(sp)
         page.table(rows, list(rows[0]) if rows else [])
     page.add("h2", "Provenance")

@@ -20,8 +20,12 @@ group_method, group_param, group_value, group_size, group_best (the member with 
 information); variables group_info (I(X;concatenation of the group's spaces)), group_best_info,
 group_excess (group_info - group_best_info, from the same draws), each with ``_se``;
 group_consistency and its ``_se`` (mean off-diagonal NMI within the group), group_fp_info,
-group_fp_best_info, group_fp_consistency. Attrs: samples, repeats, seed, n_points, log2_n (the
-ceiling of every information here), n_members, n_groups, description. Information in bits.
+group_fp_best_info, group_fp_consistency. ``collapsed`` (m): the member's whole space carries no
+information it can be told to carry (its Monte Carlo I(U;X) at most the sample's resolution,
+attr collapsed_below_bits, or within three standard errors of 0): its NMI with any member, in
+both estimates, is NaN, and its group's consistency leaves it out. Attrs: samples, repeats, seed,
+n_points, log2_n (the ceiling of every information here), collapsed_below_bits, n_members,
+n_groups, description. Information in bits.
 """
 
 from __future__ import annotations
@@ -71,7 +75,8 @@ def read_shard(path, check: bool = True):
     return ds
 
 
-def build(members: list, labels: dict, latent_dims: dict, pairs: dict, groups: list, attrs: dict):
+def build(members: list, labels: dict, latent_dims: dict, pairs: dict, groups: list, attrs: dict,
+          collapsed=None):
     """The gathered store as an xarray Dataset.
 
     members: names in member order; labels: {name: Member.labels()}; latent_dims: {name: d};
@@ -100,6 +105,7 @@ def build(members: list, labels: dict, latent_dims: dict, pairs: dict, groups: l
             "info_bits": ("m", np.asarray(pairs["i_u"], dtype=np.float64)[diag, diag]),
             "info_bits_se": ("m", np.asarray(pairs["i_u_se"], dtype=np.float64)[diag, diag]),
             "fp_info_bits": ("m", np.asarray(pairs["fp_i_u"], dtype=np.float64)[diag, diag]),
+            "collapsed": ("m", np.zeros(M, bool) if collapsed is None else np.asarray(collapsed, dtype=bool)),
             "group_method": ("group", strings([g["method"] for g in groups])),
             "group_param": ("group", strings([g["param"] or "" for g in groups])),
             "group_value": ("group", _values([g["value"] for g in groups])),
