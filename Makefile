@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml requirements.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e . --config-settings editable_mode=compat
 	touch $@
 
 # The main job: the whole workflow on the demo config on this machine, then the HTML report.

@@ -15,23 +15,6 @@ import json
 import sys
 
 
-def _resolver(config, key):
-    """Current config value for a key recorded in a provenance record's ``config_used``."""
-    from . import config as ifc
-    from .values import canonical
-
-    if key.startswith("member:"):
-        name = key.split(":", 1)[1]
-        table = ifc.member_table(config)
-        if name not in table:
-            raise KeyError(key)
-        return canonical(ifc.member_params(table[name]))
-    node = config
-    for part in key.split("."):
-        node = node[part]
-    return node
-
-
 def cmd_check_config(args) -> int:
     from . import config as ifc
     from . import resources
@@ -88,24 +71,39 @@ def coverage_links(result, config) -> list[dict]:
 
 def cmd_audit(args) -> int:
     from . import config as ifc
+    from .keys import Keys
     from .provenance import audit, results_root
+    from .provenance.audit import user_inputs
 
     current = ifc.load_config(args.config) if args.config else None
-    links = audit(args.result, current_config=current, config_resolver=_resolver)
+    links = audit(args.result, keys=Keys(current) if current is not None else None)
     if current is not None:
         links += coverage_links(args.result, current)
     bad = [link for link in links if not link["ok"]]
+    users = user_inputs(args.result)
     if args.json:
-        print(json.dumps({"ok": not bad, "tree": str(results_root(args.result)), "links": links}, indent=1))
-    else:
-        for link in links:
-            if args.verbose or not link["ok"]:
-                mark = "ok  " if link["ok"] else "FAIL"
-                print(f"{mark} {link['kind']:6s} {link['path']}  -- {link['detail']}")
-        n_files = len({link["path"] for link in links if link["kind"] in ("output", "input")})
-        print(f"audit of {args.result} in the results tree {results_root(args.result)}: {len(links)} links "
-              f"over {n_files} files checked, {len(bad)} mismatch(es)"
-              + ("" if current else " (config not compared: pass --config)"))
+        print(json.dumps({"ok": not bad, "tree": str(results_root(args.result)), "links": links,
+                          "user_inputs": users}, indent=1))
+        return 1 if bad else 0
+    if users:
+        print("what you brought, as the results read it:")
+        files = {link["path"]: link["ok"] for link in links if link.get("external")}
+        for u in users:
+            mark = "ok  " if files.get(u["path"], True) else "FAIL"
+            who = f" (member {u['member']})" if u.get("member") else ""
+            digest = (u["sha256"] or "no module of yours")[:16]
+            print(f"  {mark} {u['what']:11s} {u['path']}  {'sha256' if u['what'] == 'file' else 'modules'} "
+                  f"{digest}...{who}, read by {u['rule']}")
+    for link in links:
+        if args.verbose or not link["ok"]:
+            mark = "ok  " if link["ok"] else "FAIL"
+            print(f"{mark} {link['kind']:6s} {link['path']}  -- {link['detail']}")
+    n_files = len({link["path"] for link in links if link["kind"] in ("output", "input")})
+    n_keys = sum(link["kind"] == "key" for link in links)
+    print(f"audit of {args.result} in the results tree {results_root(args.result)}: {len(links)} links "
+          f"over {n_files} files" + (f" and {n_keys} jobs' keys (config values, your files, code)" if n_keys else "")
+          + f" checked, {len(bad)} mismatch(es)"
+          + ("" if current else " (keys and coverage not compared: pass --config)"))
     return 1 if bad else 0
 
 

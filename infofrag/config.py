@@ -138,7 +138,10 @@ def validate_schema(config: dict, schema: dict | None = None) -> dict:
     if errors:
         err = errors[0]
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
-        raise ConfigError(f"config key '{_key(err.absolute_path)}': {err.message}{more}")
+        why = ""
+        if err.validator == "pattern" and isinstance(err.schema, dict) and err.schema.get("description"):
+            why = f" -- {' '.join(str(err.schema['description']).split())}"  # what the pattern means
+        raise ConfigError(f"config key '{_key(err.absolute_path)}': {err.message}{why}{more}")
     config = _normalise(config, schema)
     _fill_defaults(config, schema)
     return config
@@ -268,8 +271,9 @@ def _imported_member(entry: dict) -> Member:
     source = {k: entry[k] for k in ("name", "checkpoint", "entry_point", "latent_dim", "posteriors")
               if k in entry}
     source["kind"] = "posteriors" if "posteriors" in entry else "checkpoint"
-    return Member(name=entry["name"], method=entry["method"], param=None, value=None, seed=None,
-                  latent_dim=int(entry.get("latent_dim") or 0), group=imported_group(entry["method"]),
+    method = entry.get("method") or entry["name"]  # one group each, unless the user groups them
+    return Member(name=entry["name"], method=method, param=None, value=None, seed=None,
+                  latent_dim=int(entry.get("latent_dim") or 0), group=imported_group(method),
                   runtime_min=30, source=source)
 
 
@@ -507,6 +511,32 @@ def check_semantics(config: dict) -> None:
             raise ConfigError(f"config key 'boost.beta': {boost['beta']} is not one of the ensemble's betas")
 
 
+#: config keys that name files a user brings (resolved against the config file's folder)
+USER_PATH_KEYS = ("dataset.path", "dataset.labels_path", "ensemble.imported.*.checkpoint",
+                  "ensemble.imported.*.posteriors")
+
+
+def resolve_user_paths(config: dict, base_dir) -> dict:
+    """The config with the files a user brings (:data:`USER_PATH_KEYS`) as absolute paths: a
+    relative one is relative to ``base_dir``, the folder of the config file that names it
+    (wherever Snakemake runs). ``results_dir`` is not touched: it is relative to the working
+    directory, as Snakemake's outputs are."""
+    import os
+
+    def resolve(p):
+        return p if os.path.isabs(p) else os.path.normpath(os.path.join(os.path.abspath(base_dir), p))
+
+    ds = config.get("dataset") or {}
+    for k in ("path", "labels_path"):
+        if isinstance(ds.get(k), str):
+            ds[k] = resolve(ds[k])
+    for entry in (config.get("ensemble") or {}).get("imported") or []:
+        for k in ("checkpoint", "posteriors"):
+            if isinstance(entry.get(k), str):
+                entry[k] = resolve(entry[k])
+    return config
+
+
 def dataset_files(config: dict) -> list[str]:
     """The files a user brings for the dataset (``dataset.path``, ``dataset.labels_path``)."""
     return [config["dataset"][k] for k in ("path", "labels_path") if k in config["dataset"]]
@@ -544,9 +574,8 @@ def check_imported_files(config: dict) -> None:
         key = f"ensemble.imported.{i}"
         path = entry.get("checkpoint") or entry["posteriors"]
         if not Path(path).exists():
-            where = "" if Path(path).is_absolute() else f", relative to the working directory {Path.cwd()}"
-            raise ConfigError(f"config key '{key}': {path}: file not found (imported member "
-                              f"'{entry['name']}'{where})")
+            raise ConfigError(f"config key '{key}': {path}: file not found (imported member '{entry['name']}'; "
+                              "a relative path is relative to the folder of the config file)")
         if "posteriors" in entry:
             try:
                 rows, d = posteriors_shape(path)
@@ -568,6 +597,23 @@ def check_imported_files(config: dict) -> None:
         if "entry_point" in entry and module_source(entry["entry_point"]) is None:
             raise ConfigError(f"config key '{key}.entry_point': module of '{entry['entry_point']}' not found "
                               "(it must be importable where the workflow runs: installed, or on PYTHONPATH)")
+        if "entry_point" in entry:
+            _probe_entry_point(config, key, entry, path)
+
+
+def _probe_entry_point(config: dict, key: str, entry: dict, path) -> None:
+    """Load an imported checkpoint with its entry point and encode the first two points of the
+    run's sample, so that a wrong function name, input shape, return value or latent_dim is named
+    now rather than when a job runs."""
+    from . import data
+    from .imported import probe
+
+    ds = data.make_dataset(dict(config["dataset"]))
+    idx = data.sample_indices(ds, config["sample"]["n_points"], config["sample"]["seed"])[:2]
+    try:
+        probe(entry["name"], path, entry["entry_point"], entry["latent_dim"], ds.get(idx))
+    except ValueError as exc:
+        raise ConfigError(f"config key '{key}': {exc}") from None
 
 
 def validate(config: dict) -> dict:
@@ -629,4 +675,4 @@ def load_config(path: str | Path) -> dict:
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"config file '{path}' must hold a mapping of keys, got {type(raw).__name__}")
-    return validate(raw)
+    return validate(resolve_user_paths(raw, path.parent))

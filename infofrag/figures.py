@@ -416,9 +416,10 @@ def plot_traversals(traversals: dict, path, message: str | None = None, span_lab
     axes[0, 0].set_title("low", fontsize=8, loc="left")
     axes[0, -1].set_title("high", fontsize=8, loc="right")
     sub = span_label or "channel swept from its 2nd to its 98th percentile on the sample; other channels at their mean"
-    if message:  # a note beside the pictures (e.g. hotspots without a decoder)
-        sub += "\n" + _wrap(message, 100)
     fig.suptitle(f"{title}\n{sub}", fontsize=10, y=1.0 + 0.02 / max(1, len(names)))
+    if message:  # a note under the pictures (e.g. hotspots without a decoder), never over them
+        fig.text(0.5, -0.02, _wrap(message, 100), ha="center", va="top", fontsize=9, color="firebrick",
+                 gid="note")
     _save(fig, path)
     return {"rows": [axes[r, 0].get_ylabel() for r in range(len(names))],
             "images": [sum(len(ax.images) for ax in axes[r]) for r in range(len(names))],
@@ -618,6 +619,10 @@ def plot_continuity(rows, path, message: str | None = None) -> dict:
 # ---------------------------------------------------------------------------------- whole spaces
 
 
+#: at most this many members are named one by one on the whole-space figure
+MAX_NAMED_MEMBERS = 60
+
+
 def plot_spaces(ds, path) -> dict:
     """Whole latent spaces (``spaces.zarr``, :mod:`infofrag.store.spaces`): left, the members x
     members NMI (Monte Carlo) grouped by method and value, with lines between the groups; right,
@@ -656,8 +661,18 @@ def plot_spaces(ds, path) -> dict:
     centres = ends - sizes / 2 - 0.5
     ax.set_xticks(centres)
     ax.set_xticklabels(labels, fontsize=8)
-    ax.set_yticks(centres)
-    ax.set_yticklabels(labels, fontsize=8)
+    if len(order) <= MAX_NAMED_MEMBERS:  # each member named along the rows (groups along the columns)
+        members = np.asarray(ds["member"].values).astype(str)
+        ax.set_yticks(np.arange(len(order)))
+        ax.set_yticklabels([members[i] for i in order], fontsize=7)
+        ax.set_ylabel("member")
+    else:
+        ax.set_yticks(centres)
+        ax.set_yticklabels(labels, fontsize=8)
+    if "collapsed" in ds.coords and np.asarray(ds["collapsed"].values).any():
+        gone = np.asarray(ds["collapsed"].values)[order]
+        for i in np.flatnonzero(gone):  # a collapsed member's NMI is undefined: say so on its row
+            ax.text(len(order) - 0.5, i, " collapsed", va="center", ha="left", fontsize=7, color="firebrick")
     ax.set_xlabel("members, grouped by method and value")
     fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03, label="NMI of whole latent spaces")
 

@@ -188,12 +188,38 @@ def module_digest(entry_point: str) -> str | None:
     return h.hexdigest()
 
 
+def describe(x) -> str:
+    """What an input batch is: shape, dtype and range (for messages about the user's encoder)."""
+    a = np.asarray(x.detach().cpu() if hasattr(x, "detach") else x)
+    rng = f" in [{float(a.min()):.3g}, {float(a.max()):.3g}]" if a.size else ""
+    return f"of shape {list(a.shape)}, {a.dtype}{rng}"
+
+
+def probe(member: str, checkpoint, entry_point: str, latent_dim: int, x) -> "ImportedModel":
+    """Load an imported member's checkpoint with its entry point and encode ``x`` (two points of
+    the run's sample), checking what comes back: the check ``check-config`` and the workflow make
+    before any job, so that every mistake is named up front (member, entry point, x, what came back)."""
+    model = ImportedModel(checkpoint, entry_point, latent_dim, member=member)
+    model.encode(x)
+    return model
+
+
 def load_entry_point(entry_point: str):
     module, _, attr = entry_point.partition(":")
     try:
-        fn = getattr(importlib.import_module(module), attr)
-    except (ImportError, AttributeError) as exc:
-        raise DataFileError(f"entry point '{entry_point}': cannot be loaded ({type(exc).__name__}: {exc})") from exc
+        mod = importlib.import_module(module)
+    except Exception as exc:  # ImportError, or anything the user's module raises on import
+        raise DataFileError(f"entry point '{entry_point}': importing {module} raised {type(exc).__name__}: {exc}") \
+            from exc
+    if not hasattr(mod, attr):
+        import difflib
+
+        names = [n for n in dir(mod) if not n.startswith("_") and callable(getattr(mod, n))]
+        close = difflib.get_close_matches(attr, names, n=3)
+        raise DataFileError(f"entry point '{entry_point}': module {module} ({getattr(mod, '__file__', '?')}) has no "
+                            f"'{attr}'" + (f"; did you mean {', '.join(close)}?" if close else
+                                           f"; its functions: {', '.join(names[:10])}"))
+    fn = getattr(mod, attr)
     if not callable(fn):
         raise DataFileError(f"entry point '{entry_point}' is not callable")
     return fn
@@ -203,15 +229,23 @@ class ImportedModel:
     """An imported member as the pipeline uses a trained one: ``encode(x)`` -> (mu, logvar),
     ``decode(z)`` (None when the entry point gave no decoder), ``latent_dim``."""
 
-    def __init__(self, checkpoint, entry_point: str, latent_dim: int):
+    def __init__(self, checkpoint, entry_point: str, latent_dim: int, member: str | None = None):
         self.checkpoint, self.entry_point, self.latent_dim = str(checkpoint), entry_point, int(latent_dim)
-        obj = load_entry_point(entry_point)(str(checkpoint))
+        self.member = member
+        loader = load_entry_point(entry_point)
+        try:
+            obj = loader(str(checkpoint))
+        except Exception as exc:  # the user's code: say whose, and with what
+            raise DataFileError(f"{self._who()}: loading the checkpoint raised {type(exc).__name__}: {exc}") from exc
         if isinstance(obj, tuple) and len(obj) == 2:
             self._encode, self._decode = obj
+            self.called = "the first of the pair (encoder, decoder)"
         elif hasattr(obj, "encode"):
             self._encode, self._decode = obj.encode, getattr(obj, "decode", None)
+            self.called = f"{type(obj).__name__}.encode(x)"
         elif callable(obj):
             self._encode, self._decode = obj, None
+            self.called = f"the {type(obj).__name__} itself (it has no encode(): called as x -> (mu, logvar))"
         else:
             raise DataFileError(f"entry point '{entry_point}' returned {type(obj).__name__}: expected an "
                                 "object with encode(x), a callable x -> (mu, logvar) or (encoder, decoder)")
@@ -226,6 +260,10 @@ class ImportedModel:
     @property
     def has_decoder(self) -> bool:
         return self._decode is not None
+
+    def _who(self) -> str:
+        return (f"imported member '{self.member}'" if self.member else "an imported member") + \
+            f" (entry point {self.entry_point}, checkpoint {self.checkpoint})"
 
     def _device(self):
         import torch
@@ -245,16 +283,26 @@ class ImportedModel:
         with torch.inference_mode():
             for i in range(0, len(x), points_per_pass):
                 xb = torch.as_tensor(np.asarray(x[i:i + points_per_pass]), dtype=torch.float32).to(dev)
-                out = self._encode(xb)
+                try:
+                    out = self._encode(xb)
+                except Exception as exc:  # the user's code: say whose, with what x, and what it raised
+                    raise DataFileError(f"{self._who()}: {self.called} raised {type(exc).__name__}: {exc} -- "
+                                        f"given x {describe(xb)}") from exc
                 if not (isinstance(out, (tuple, list)) and len(out) == 2):
-                    raise DataFileError(f"'{self.checkpoint}': the encoder of entry point '{self.entry_point}' "
-                                        f"must return (mu, logvar), got {type(out).__name__}")
+                    n = f" of {len(out)} items" if isinstance(out, (tuple, list)) else ""
+                    raise DataFileError(f"{self._who()}: {self.called} must return (mu, logvar), got "
+                                        f"{type(out).__name__}{n}" + (" (a VAE's forward() that returns (recon, mu, "
+                                        "logvar)? give the model an encode(x) method, or return an encoder)"
+                                        if isinstance(out, (tuple, list)) and len(out) == 3 else ""))
                 mus.append(torch.as_tensor(out[0]).float().cpu().numpy())
                 lvs.append(torch.as_tensor(out[1]).float().cpu().numpy())
         mu, lv = np.concatenate(mus), np.concatenate(lvs)
         if mu.shape != (len(x), self.latent_dim) or lv.shape != mu.shape:
-            raise DataFileError(f"'{self.checkpoint}': the encoder gives mu {mu.shape} and logvar {lv.shape}, "
-                                f"expected [{len(x)}, {self.latent_dim}] (the configured latent_dim)")
+            raise DataFileError(f"{self._who()}: the encoder gives mu {list(mu.shape)} and logvar {list(lv.shape)} "
+                                f"for x {describe(x)}, expected [{len(x)}, {self.latent_dim}] (latent_dim "
+                                f"{self.latent_dim} in the config)")
+        if not (np.isfinite(mu).all() and np.isfinite(lv).all()):
+            raise DataFileError(f"{self._who()}: the encoder gives NaN/inf posteriors for x {describe(x)}")
         return mu, lv
 
     def decode(self, z):

@@ -191,7 +191,7 @@ class Keys:
                         [fps[n] for n in blocks]))
         sim, hot, boost = R("similarity.zarr"), R("hotspots/hotspots.json"), R("boost/boost.json")
         out += [("gather", {}, sim, self.gather(), shards + list(fps.values())),
-                ("hotspots", {}, hot, self.hotspots(), [sim] + list(post.values())),
+                ("hotspots", {}, hot, self.hotspots(), [sim, sample] + list(post.values())),
                 ("boost", {}, boost, self.boost(), [sim, hot, sample] + list(fps.values()))]
         tail = [sim, hot, boost] + [R(f"scores/{n}.json") for n in e.members]
         if self.config["spaces"]["enabled"]:

@@ -115,29 +115,25 @@ def distances(mu, logvar, block_rows: int = 256) -> np.ndarray:
 def fast_pair_distance(out, tmp, tmp2, mu_i, r_i, s_i, mu_j, r_j, s_j):
     """:func:`pair_distance` for the similarity kernel's row chunks, in place into ``out`` (one
     transcendental per element instead of five), from per-point ``r = exp(lv / 2)`` and
-    ``s = r^2``: ``D = 1/2 log1p((r_i - r_j)^2 / (2 r_i r_j)) + 1/4 (mu_i - mu_j)^2 / (s_i + s_j)``,
+    ``s = r^2``: ``D = 1/2 [log1p((r_i - r_j)^2 / (2 r_i r_j)) + 1/2 (mu_i - mu_j)^2 / (s_i + s_j)]``,
     the same quantity (``cosh(x/2) - 1 = (r_i - r_j)^2 / (2 r_i r_j)``). ``tmp``, ``tmp2``:
-    buffers of ``out``'s shape; the inputs broadcast to it.
+    buffers of ``out``'s shape; the inputs broadcast to it. Eleven passes over ``out``.
 
     Precision: a few units in the last place of ``out``'s dtype. The difference ``r_i - r_j`` is
     exact to rounding, so tiny distances keep their relative precision; within
     :data:`LOGVAR_LIMIT` and :data:`MU_LIMIT` nothing overflows in float32.
     """
     xp = namespace(out)
-    out[...] = r_i
-    out -= r_j
-    out *= out
-    tmp[...] = r_i
-    tmp *= r_j
+    xp.subtract(r_i, r_j, out=out)
+    xp.square(out, out=out)
+    xp.multiply(r_i, r_j, out=tmp)
     tmp *= 2.0
-    out /= tmp
+    xp.divide(out, tmp, out=out)
     xp.log1p(out, out=out)
-    tmp[...] = mu_i
-    tmp -= mu_j
-    tmp *= tmp
-    tmp2[...] = s_i
-    tmp2 += s_j
-    tmp /= tmp2
+    xp.subtract(mu_i, mu_j, out=tmp)
+    xp.square(tmp, out=tmp)
+    xp.add(s_i, s_j, out=tmp2)
+    xp.divide(tmp, tmp2, out=tmp)
     tmp *= 0.5
     out += tmp
     out *= 0.5

@@ -20,9 +20,14 @@ from infofrag.values import canonical
 require_checkout(infofrag, CHECKOUT)
 min_version("9.0")
 
-# Schema (types, ranges, names; integral floats as integers; defaults filled), then what a
-# schema cannot say; in place, since `config` is Snakemake's own object.
-_valid = ifc.validate(config)
+# The config files themselves: no key given twice (YAML would keep the last, silently).
+for _f in workflow.configfiles:
+    ifc.read_yaml(_f)
+# Files a user brings are relative to the config file's folder. Then the schema (types, ranges,
+# names; integral floats as integers; defaults filled) and what a schema cannot say; in place,
+# since `config` is Snakemake's own object.
+_base = Path(workflow.configfiles[-1]).parent if workflow.configfiles else Path.cwd()
+_valid = ifc.validate(ifc.resolve_user_paths(config, _base))
 config.clear()
 config.update(_valid)
 RESULTS = config["results_dir"]

@@ -6,7 +6,12 @@ DECODERS = {
         if m.trained
         else None
         if m.posteriors_only
-        else {"kind": "checkpoint", "entry_point": m.source["entry_point"], "latent_dim": m.latent_dim}
+        else {
+            "kind": "checkpoint",
+            "entry_point": m.source["entry_point"],
+            "latent_dim": m.latent_dim,
+            "member": name,
+        }
     )
     for name, m in MEMBERS.items()
 }
@@ -17,6 +22,7 @@ rule hotspots:
     input:
         key=key_input("hotspots"),
         similarity=R("similarity.zarr"),
+        sample=R("sample.zarr"),
         models=[R(f"members/{m}/model.pt") for m in TRAINED],
         imported=[
             IMPORTED_FILES[m]

@@ -31,7 +31,7 @@ from .dsprites import (
     render_dsprites_reference,
 )
 from .files import ArrayDataset, load_dsprites_npz, load_idx, load_images, read_idx
-from .sample import DATASET_NAMES, draw_sample, make_dataset
+from .sample import DATASET_NAMES, draw_sample, make_dataset, sample_indices
 
 __all__ = [
     "DATASET_NAMES",
@@ -47,6 +47,7 @@ __all__ = [
     "ArrayDataset",
     "make_dataset",
     "draw_sample",
+    "sample_indices",
     "dsprites_index",
     "dsprites_classes",
     "render_dsprites",

@@ -72,6 +72,13 @@ def make_dataset(cfg: Mapping) -> Dataset:
     return load_images(_resolve(c["path"], "dataset.path"), size, pixel_max)
 
 
+def sample_indices(ds: Dataset, n: int, seed: int) -> np.ndarray:
+    """The dataset indices of the fingerprint sample (sorted), without loading its points."""
+    seed = _check_int(seed, "sample.seed", minimum=0)
+    rng = np.random.default_rng(seed)
+    return np.sort(rng.choice(ds.n, size=n, replace=False)).astype(np.int64)
+
+
 def draw_sample(ds: Dataset, n: int, seed: int) -> dict:
     """The fingerprint sample: ``n`` distinct points drawn once from ``seed``.
 
@@ -83,9 +90,7 @@ def draw_sample(ds: Dataset, n: int, seed: int) -> dict:
         raise ValueError(f"sample.n_points: must be at least 2, got {n}")
     if n > ds.n:
         raise ValueError(f"sample.n_points: {n} is larger than dataset {ds.name!r} ({ds.n} points)")
-    seed = _check_int(seed, "sample.seed", minimum=0)
-    rng = np.random.default_rng(seed)
-    indices = np.sort(rng.choice(ds.n, size=n, replace=False)).astype(np.int64)
+    indices = sample_indices(ds, n, seed)
     return {
         "indices": indices,
         "x": ds.get(indices),

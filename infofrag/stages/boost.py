@@ -7,7 +7,11 @@ import logging
 
 import numpy as np
 
-from .. import figures, store
+from .. import figures
+from ..store import fingerprint as fingerprint_store
+from ..store import fused as fused_store
+from ..store import sample as sample_store
+from ..store import similarity as similarity_store
 from ..atomic import write_json
 from ..store.fingerprint import channel_id, split_id
 
@@ -38,7 +42,7 @@ def target_distances(fingerprint_paths: list, ids: list) -> np.ndarray:
     ``ids``, from the members' fingerprint stores ``fingerprint_paths`` (any order)."""
     by_member = {}
     for path in fingerprint_paths:
-        fp = store.fingerprint.read(path, check=False)  # verified by the job
+        fp = fingerprint_store.read(path, check=False)  # verified by the job
         by_member[fp.member] = fp
     out = None
     for k, cid in enumerate(ids):
@@ -99,9 +103,9 @@ def run(similarity_path, hotspots_path, sample_path, fingerprint_paths: list, se
     from ..boost import fuse
 
     torch.set_num_threads(threads)
-    sim = store.similarity.read(similarity_path, check=False)  # inputs verified by the job
+    sim = similarity_store.read(similarity_path, check=False)  # inputs verified by the job
     hot = json.loads(open(hotspots_path).read())
-    sample = store.sample.read(sample_path, check=False)
+    sample = sample_store.read(sample_path, check=False)
     targets, message = choose_targets(sim, hot, settings["target"], settings.get("beta"))
     result = {"target": settings["target"], "objective": settings["objective"], "dim": settings["dim"],
               "n_targets": len(targets),
@@ -134,7 +138,7 @@ def run(similarity_path, hotspots_path, sample_path, fingerprint_paths: list, se
 
 
 def write_outputs(result, mu, logvar, curve, sample, rows, sweep_message, settings, out) -> None:
-    store.fused.write(out["store"], mu, logvar, curve, result["status"], result.get("message"),
+    fused_store.write(out["store"], mu, logvar, curve, result["status"], result.get("message"),
                       settings["objective"], settings["target"])
     figures.plot_objective_curve(curve, out["curve"], objective=settings["objective"],
                                  message=result.get("message"))

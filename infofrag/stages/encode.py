@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import store
+from ..store import posteriors as posteriors_store
+from ..store import sample as sample_store
 from ..errors import StoreError
 from ..measures import check_posteriors
 
@@ -24,7 +25,7 @@ def posteriors(member: dict, sample, model_path=None, imported_path=None):
     if kind == "checkpoint":
         from ..imported import ImportedModel
 
-        model = ImportedModel(imported_path, member["entry_point"], member["latent_dim"])
+        model = ImportedModel(imported_path, member["entry_point"], member["latent_dim"], member=member["name"])
         mu, logvar = model.encode(sample.x)
         return mu, logvar, imported_path
     from .. import train
@@ -41,11 +42,11 @@ def run(sample_path, member: dict, out_store, model_path=None, imported_path=Non
         import torch
 
         torch.set_num_threads(threads)
-    sample = store.sample.read(sample_path, check=False)  # verified by the job
+    sample = sample_store.read(sample_path, check=False)  # verified by the job
     mu, logvar, source = posteriors(member, sample, model_path, imported_path)
     try:
         check_posteriors(mu, logvar, f"member {member['name']} ('{source}'), its posteriors on the fingerprint sample")
     except ValueError as exc:
         raise StoreError(str(exc)) from None
-    store.posteriors.write(out_store, mu, logvar, member["name"])
+    posteriors_store.write(out_store, mu, logvar, member["name"])
     return {"n_channels": int(mu.shape[1])}

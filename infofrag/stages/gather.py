@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import store
+from ..store import fingerprint as fingerprint_store
+from ..store import shard as shard_store
+from ..store import similarity as similarity_store
 from ..errors import StoreError
 
 
@@ -13,10 +15,10 @@ def assemble(ids: list, shard_paths: list) -> dict:
     diagonal). A pair no shard covers is an error naming it: a shard is missing or incomplete."""
     pos = {k: i for i, k in enumerate(ids)}
     M = len(ids)
-    mats = {v: np.full((M, M), np.nan) for v in store.similarity.PAIR_VARIABLES}
+    mats = {v: np.full((M, M), np.nan) for v in similarity_store.PAIR_VARIABLES}
     covered = np.zeros((M, M), dtype=bool)
     for path in shard_paths:
-        shard = store.shard.read(path, check=False)  # verified by the job
+        shard = shard_store.read(path, check=False)  # verified by the job
         try:
             ia = np.array([pos[str(a)] for a in shard["a"].values])
             ib = np.array([pos[str(b)] for b in shard["b"].values])
@@ -40,11 +42,11 @@ def run(members: dict, fingerprint_paths: list, shard_paths: list, out_store, bo
     store, in the same order; bounded_below: the threshold of bounded pairs (None: none)."""
     # what the store needs of each member: its labels, information and factor NMI; never its
     # posteriors
-    fps = [store.fingerprint.read(p, check=False, posteriors=False) for p in fingerprint_paths]
+    fps = [fingerprint_store.read(p, check=False, posteriors=False) for p in fingerprint_paths]
     if [f.member for f in fps] != list(members):
         raise StoreError(f"gather: the fingerprint stores hold members {[f.member for f in fps][:5]}..., "
                          f"expected {list(members)[:5]}... in member order")
     ids = [i for f in fps for i in f.ids()]
-    ds = store.similarity.build(assemble(ids, shard_paths), fps, members, bounded_below)
-    store.similarity.write(out_store, ds)
+    ds = similarity_store.build(assemble(ids, shard_paths), fps, members, bounded_below)
+    similarity_store.write(out_store, ds)
     return {"n_channels": len(ids), "n_members": len(members)}

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from .. import store
+import numpy as np
+
+from ..store import posteriors as posteriors_store
+from ..store import similarity as similarity_store
 
 log = logging.getLogger(__name__)
 
@@ -59,48 +62,73 @@ def load_decoder(spec: dict | None):
         return model, meta.get("likelihood", "bernoulli")
     from ..imported import ImportedModel
 
-    model = ImportedModel(spec["checkpoint"], spec["entry_point"], spec["latent_dim"])
+    model = ImportedModel(spec["checkpoint"], spec["entry_point"], spec["latent_dim"], member=spec.get("member"))
     return (model, "bernoulli") if model.has_decoder else (None, None)
 
 
-def traversal_images(result: dict, decoders: dict, posteriors: dict, n_steps: int):
-    """Latent traversals of each hotspot's representative: ({row label: images}, message).
+def traversal_images(result: dict, decoders: dict, posteriors: dict, n_steps: int, image_shape=None):
+    """Latent traversals of each hotspot: ({row label: images}, message), and each hotspot's
+    ``traversal`` entry set in ``result`` (``member``, ``channel``, and ``note`` when it is not the
+    representative; or ``none`` saying why there is no picture).
 
-    ``decoders``: {member name: how to load its decoder, see :func:`load_decoder`};
-    ``posteriors``: {member name: path}. Hotspots whose representative has no decoder (an
-    imported member given as posteriors, or without a decoder) are left out, and the message
-    says which. No images, and a message, when the data are not images or there is no hotspot."""
+    The channel drawn is the representative when its member has a decoder, else the hotspot's
+    channel nearest the representative whose member has one (``h["members"]`` is in order of
+    distance to it). A decoder's flat output ``[n, H*W]`` is drawn as the dataset's images
+    (``image_shape``, e.g. ``(1, 32, 32)``). ``decoders``: {member: how to load its decoder, see
+    :func:`load_decoder`}; ``posteriors``: {member: path}."""
     from ..models import traverse
 
     if not result.get("hotspots"):
         return {}, result.get("message", "no hotspots")
-    images, skipped = {}, []
+    images, missing = {}, []
+    loaded = {}
     for h in result["hotspots"]:
         rep = h["representative"]
-        model, likelihood = load_decoder(decoders.get(rep["member"]))
-        if model is None:
-            skipped.append(f"hotspot {h['id']} ({rep['member']})")
+        candidates = [(rep["member"], rep["channel"])] + [(m, c) for m, c in h["members"]
+                                                          if (m, c) != (rep["member"], rep["channel"])]
+        chosen = None
+        for member, channel in candidates:
+            if member not in loaded:
+                loaded[member] = load_decoder(decoders.get(member))
+            if loaded[member][0] is not None:
+                chosen = (member, channel)
+                break
+        if chosen is None:
+            h["traversal"] = {"none": "no member of this hotspot has a decoder (imported as posteriors, or its "
+                                      "entry point gives no decoder)"}
+            missing.append(f"hotspot {h['id']}")
             continue
-        mu = store.posteriors.read(posteriors[rep["member"]], check=False).mu  # verified by the job
-        strip = traverse(model, mu, rep["channel"], n_steps=n_steps, likelihood=likelihood)
+        member, channel = chosen
+        model, likelihood = loaded[member]
+        mu = posteriors_store.read(posteriors[member], check=False).mu  # verified by the job
+        strip = traverse(model, mu, channel, n_steps=n_steps, likelihood=likelihood)
+        if strip.ndim == 2 and image_shape is not None and strip.shape[1] == int(np.prod(image_shape)):
+            strip = strip.reshape(strip.shape[0], *image_shape[-2:]) if image_shape[0] == 1 else \
+                np.moveaxis(strip.reshape(strip.shape[0], *image_shape), 1, -1)
         if strip.ndim < 3:
+            for k in result["hotspots"]:
+                k["traversal"] = {"none": "the data are not images"}
             return {}, "the data are not images: no traversal pictures (see the fused embedding instead)"
-        images[f"hotspot {h['id']}: {rep['member']} ch{rep['channel']}"] = strip
-    note = (f"no decoder, no traversal: {', '.join(skipped)}" if skipped else None)
+        h["traversal"] = {"member": member, "channel": int(channel)}
+        if chosen != (rep["member"], rep["channel"]):
+            h["traversal"]["note"] = (f"the representative {rep['member']}:{rep['channel']} has no decoder; "
+                                      f"drawn with {member}:{channel}, the nearest channel of the hotspot that has one")
+        images[f"hotspot {h['id']}: {member} ch{channel}"] = strip
+    note = (f"no traversal for {', '.join(missing)}: no member of it has a decoder" if missing else None)
     return images, note
 
 
 def run(similarity_path, models: dict, posterior_paths: list, settings: dict, out: dict,
-        threads: int = 1) -> dict:
+        threads: int = 1, image_shape=None) -> dict:
     """models: {member: how to load its decoder} (:func:`decoder_files`); posterior_paths: each
     member's posteriors store, in member order; settings: the config's ``hotspots`` section; out:
-    paths json, csv, overview, per_group, traversals."""
+    paths json, csv, overview, per_group, traversals; image_shape: the dataset's (the sample's x)."""
     import torch
 
     from .. import figures, hotspots
 
     torch.set_num_threads(threads)
-    sim = store.similarity.read(similarity_path, check=False)  # verified by the job
+    sim = similarity_store.read(similarity_path, check=False)  # verified by the job
     result = hotspots.find_hotspots(
         sim, info_threshold=settings["info_threshold"], distance=settings["distance"],
         min_samples=settings["min_samples"], xi=settings["xi"],
@@ -108,10 +136,12 @@ def run(similarity_path, models: dict, posterior_paths: list, settings: dict, ou
         eps=settings.get("eps"))
     if message := collapse_message(result):
         log.error(message)
+    posteriors = dict(zip(models, posterior_paths))
+    images, message = traversal_images(result, models, posteriors, settings["traversal_steps"], image_shape)
+    if message:
+        result["traversal_note"] = message
     hotspots.write_hotspots(result, out["json"], out["csv"])
     figures.plot_hotspot_overview(sim, result, out["overview"])
     figures.plot_per_group(result, out["per_group"])
-    posteriors = dict(zip(models, posterior_paths))
-    images, message = traversal_images(result, models, posteriors, settings["traversal_steps"])
     figures.plot_traversals(images, out["traversals"], message=message)
     return {"status": result["status"], "n_hotspots": len(result.get("hotspots", []))}

@@ -28,7 +28,9 @@ import time
 
 import numpy as np
 
-from .. import metrics, store
+from .. import metrics
+from ..store import posteriors as posteriors_store
+from ..store import sample as sample_store
 from ..atomic import write_json
 from ..config import MIN_SCORE_POINTS, MIN_SCORE_TEST, MIN_SCORE_TRAIN
 from ..defaults import section
@@ -99,7 +101,7 @@ def member_encoder(member: dict, model_path=None, imported_path=None):
     if kind == "checkpoint":
         from ..imported import ImportedModel
 
-        model = ImportedModel(imported_path, member["entry_point"], member["latent_dim"])
+        model = ImportedModel(imported_path, member["entry_point"], member["latent_dim"], member=member["name"])
         return lambda x: model.encode(x)[0]
     from .. import train
 
@@ -186,8 +188,8 @@ def run(posteriors_path, sample_path, out_json, settings: dict | None = None, da
     """
     s = _settings(settings)
     t0 = time.time()
-    post = store.posteriors.read(posteriors_path, check=False)  # verified by the job
-    sample = store.sample.read(sample_path, check=False)
+    post = posteriors_store.read(posteriors_path, check=False)  # verified by the job
+    sample = sample_store.read(sample_path, check=False)
     out = {"member": post.member}
     if not sample.factor_names:
         out.update(status="no_factors", message="the dataset has no ground-truth factors")

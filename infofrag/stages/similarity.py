@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .. import store
+from ..store import fingerprint as fingerprint_store
+from ..store import shard as shard_store
 
 
 def bounded_pairs(info_a, h_a, bound_a, info_b, h_b, bound_b, keep_a, keep_b):
@@ -42,7 +43,7 @@ def compute(rows: list, cols: list, threshold=None) -> dict:
     same = list(rows) == list(cols)
     sides = []
     for paths in ((rows,) if same else (rows, cols)):
-        mu, lv, ids, fps = store.fingerprint.read_posteriors(paths, check=False)  # verified by the job
+        mu, lv, ids, fps = fingerprint_store.read_posteriors(paths, check=False)  # verified by the job
         info = np.concatenate([f.info_bits for f in fps])
         keep = np.ones(len(ids), bool) if threshold is None else info > threshold
         sides.append(dict(mu=mu, lv=lv, ids=ids, info=info, keep=keep, h=np.concatenate([f.h_bits for f in fps]),
@@ -71,6 +72,6 @@ def run(rows: list, cols: list, block_a: str, block_b: str, out_store, threads: 
 
     torch.set_num_threads(threads)
     r = compute(rows, cols, threshold)
-    store.shard.write(out_store, r["nmi"], r["vi"], r["i_joint"], r["bound"], r["a_ids"], r["b_ids"], block_a, block_b)
+    shard_store.write(out_store, r["nmi"], r["vi"], r["i_joint"], r["bound"], r["a_ids"], r["b_ids"], block_a, block_b)
     return {"n_rows": len(r["a_ids"]), "n_cols": len(r["b_ids"]), "n_pairs": int(r["nmi"].size),
             "n_pairs_bounded": int(np.isnan(r["nmi"]).sum())}

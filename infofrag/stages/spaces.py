@@ -38,7 +38,8 @@ import math
 
 import numpy as np
 
-from .. import store
+from ..store import posteriors as posteriors_store
+from ..store import spaces as spaces_store
 from ..errors import StoreError
 from ..estimators import bhattacharyya, information, similarity
 from ..measures import nmi_vi_scalar, resolution_bits
@@ -142,7 +143,7 @@ def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_
 
     torch.set_num_threads(threads)
     s = _settings(settings)
-    read = lambda paths: [store.posteriors.read(p, check=False) for p in paths]  # noqa: E731  (verified by the job)
+    read = lambda paths: [posteriors_store.read(p, check=False) for p in paths]  # noqa: E731  (verified by the job)
     row_posts, col_posts = read(rows), read(cols)
     posts = {p.member: p for p in row_posts + col_posts}
     m_names, n_names = [p.member for p in row_posts], [p.member for p in col_posts]
@@ -170,7 +171,7 @@ def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_
     values.update(fingerprint_terms(Da, Db))
     values["fp_nmi"] = np.where(gone, np.nan, values["fp_nmi"])
     N = int(posts[m_names[0]].mu.shape[0])
-    store.spaces.write_shard(out_store, values, m_names, n_names, block_a, block_b, {**s, "n_points": N})
+    spaces_store.write_shard(out_store, values, m_names, n_names, block_a, block_b, {**s, "n_points": N})
     return {"n_pairs_estimated": n_pairs, "n_points": N}
 
 
@@ -184,7 +185,7 @@ def assemble(members: list, shard_paths: list, settings: dict) -> dict:
     mats = {v: np.full((M, M), np.nan) for v in ALL_PAIR_VARIABLES}
     s = _settings(settings)
     for path in shard_paths:
-        shard = store.spaces.read_shard(path, check=False)  # verified by the job
+        shard = spaces_store.read_shard(path, check=False)  # verified by the job
         if any(int(shard.attrs[k]) != s[k] for k in SETTINGS):
             raise StoreError(f"spaces_gather: shard '{path}' was computed with other settings "
                              f"({ {k: shard.attrs[k] for k in SETTINGS} }, expected {s})")
@@ -286,15 +287,15 @@ def gather(labels: dict, latent_dims: dict, posterior_paths: list, shard_paths: 
     s = _settings(settings)
     members = list(labels)
     pairs = assemble(members, shard_paths, s)
-    posts = {m: store.posteriors.read(p, check=False) for m, p in zip(members, posterior_paths)}  # verified by the job
+    posts = {m: posteriors_store.read(p, check=False) for m, p in zip(members, posterior_paths)}  # verified by the job
     index = {m: i for i, m in enumerate(members)}
     groups = [group_result(g, index, posts, pairs, s, device) for g in groups_of(members, labels)]
     N = int(posts[members[0]].mu.shape[0])
     gone = [collapsed(pairs["i_u"][k, k], pairs["i_u_se"][k, k], N) for k in range(len(members))]
-    ds = store.spaces.build(members, labels, latent_dims, pairs, groups,
+    ds = spaces_store.build(members, labels, latent_dims, pairs, groups,
                             {**s, "n_points": N, "log2_n": math.log2(N), "collapsed_below_bits": resolution_bits(N)},
                             collapsed=gone)
-    store.spaces.write(out_store, ds)
+    spaces_store.write(out_store, ds)
     if gone := collapsed_sentence(ds):
         log.warning("spaces: %s", gone)
     return ds

@@ -5,15 +5,16 @@ from __future__ import annotations
 import json
 import xml.etree.ElementTree as ET
 
-from .. import store
+from ..store import similarity as similarity_store
+from ..store import spaces as spaces_store
 from ..atomic import write_text
 from ..provenance import find_record, read_record
 
 STYLE = ("body{font-family:sans-serif;max-width:1100px} table{border-collapse:collapse;font-size:13px}"
          "td,th{border:1px solid #bbb;padding:3px 6px;text-align:right} th{background:#eee}"
          ".warn{color:#a40}")
-SCORE_KEYS = ["member", "method", "param", "value", "seed", "mig", "sap", "dci_disentanglement", "dci_completeness",
-              "dci_informativeness"]
+SCORE_KEYS = ["member", "method", "param", "value", "seed", "scored on", "DCI classifier", "mig", "sap",
+              "dci_disentanglement", "dci_completeness", "dci_informativeness"]
 BOOST_KEYS = ["status", "target", "objective", "n_targets", "dim", "fused_info_bits",
               "best_single_info_bits", "mean_single_info_bits", "best_channel_info_bits", "factor_nmi"]
 
@@ -72,10 +73,28 @@ def hotspot_rows(hot: dict) -> list:
         row = {"id": h.get("id"), "size": h.get("size"), "fraction of members": h.get("fraction_members"),
                "bits": h.get("info_bits_mean"), "NMI within": h.get("nmi_mean"), "NMI sd": h.get("nmi_std"),
                "methods": h.get("methods"), "found by every method": h.get("found_by_every_method"),
-               "representative": f"{rep.get('member')} ch{rep.get('channel')}"}
+               "representative": f"{rep.get('member')} ch{rep.get('channel')}",
+               "traversal": traversal_text(h.get("traversal") or {})}
         row.update({f"NMI {f}": v for f, v in (h.get("factor_nmi") or {}).items()})
         rows.append(row)
     return rows
+
+
+def scored_on(scores: dict) -> str:
+    """Where a member's scores come from, as the summary's table says it."""
+    where = {"field": "dataset points", "sample": "the fingerprint sample"}.get(scores.get("protocol"), "")
+    if scores.get("status") == "too_few_points":
+        return f"{where}: too few points, no scores"
+    return where
+
+
+def traversal_text(t: dict) -> str:
+    """Which channel a hotspot's traversal draws, or why it has none."""
+    if "none" in t:
+        return f"none: {t['none']}"
+    if not t:
+        return ""
+    return f"{t['member']} ch{t['channel']}" + (" (nearest with a decoder)" if t.get("note") else "")
 
 
 def boost_sentence(boost: dict) -> str | None:
@@ -102,9 +121,11 @@ def scores_sentence(rows: list) -> str:
     for (protocol, importance, n_train, n_test), members in kinds.items():
         where = ("points drawn from the dataset and encoded by each member (disentanglement_lib's protocol)"
                  if protocol == "field" else "the fingerprint sample")
-        clf = "gradient-boosted trees (disentanglement_lib's)" if importance == "gbt" else "a random forest"
+        clf = ("gradient-boosted trees (disentanglement_lib's: comparable with published DCI)" if importance == "gbt"
+               else "a random forest (NOT comparable with published DCI, which use gradient-boosted trees)")
         parts.append(f"{len(members)} member(s) on {where}: {n_train} training and {n_test} test points, "
-                     f"DCI importances from {clf}")
+                     f"DCI importances from {clf}"
+                     + (f" [{', '.join(members)}]" if protocol == "sample" else ""))
     return "Scores: " + "; ".join(parts) + "."
 
 
@@ -120,7 +141,7 @@ def provenance_rows(paths: dict) -> list:
 
 
 def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html, spaces_path=None) -> dict:
-    sim = store.similarity.read(similarity_path, check=False)  # inputs verified by the job
+    sim = similarity_store.read(similarity_path, check=False)  # inputs verified by the job
     hot = json.loads(open(hotspots_path).read())
     boost = json.loads(open(boost_path).read())
     page = Page("infofrag summary")
@@ -137,6 +158,8 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
     rows = hotspot_rows(hot)
     if rows:
         page.table(rows, list(rows[0]))
+        if hot.get("traversal_note"):
+            page.add("p", f"Traversals (hotspots/traversals.png): {hot['traversal_note']}.", cls="warn")
         if hot.get("factors"):
             page.add("p", f"NMI <factor>: the mean NMI with that factor over the hotspot's channels, every one of "
                           f"which carries more than {hot['info_threshold']:g} bits (hotspots.info_threshold); "
@@ -154,7 +177,10 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
                    for m, meth, par, v, sd in zip(sim["member_id"].values, sim["member_method"].values,
                                                  sim["member_param"].values, sim["member_value"].values,
                                                  sim["member_seed"].values)}
-    srows = [{**(s := json.loads(open(p).read())), **member_info.get(s["member"], {})} for p in score_paths]
+    srows = [{**(s := json.loads(open(p).read())), **member_info.get(s["member"], {}),
+              "scored on": scored_on(s),
+              "DCI classifier": {"gbt": "gradient boosting", "forest": "random forest"}.get(s.get("importance"), "")}
+             for p in score_paths]
     page.add("p", scores_sentence(srows))
     page.table([{k: ("undefined" if r.get(k) is None and k in (r.get("undefined") or {}) else r.get(k))
                  for k in SCORE_KEYS} for r in srows], SCORE_KEYS)
@@ -164,7 +190,7 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
         from . import spaces
 
         page.add("h2", "Whole latent spaces")
-        sp = store.spaces.read(spaces_path, check=False)
+        sp = spaces_store.read(spaces_path, check=False)
         page.add("p", spaces.summary_sentence(sp))
         if gone := spaces.collapsed_sentence(sp):
             page.add("p", gone, cls="warn")

@@ -11,7 +11,7 @@ import dataclasses
 
 import numpy as np
 
-from .zarr_io import open_dataset, strings, write_dataset
+from .zarr_io import read_arrays, strings, write_dataset
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,10 +67,10 @@ def write(path, drawn: dict, dataset) -> None:
 
 
 def read(path, check: bool = True) -> Sample:
-    ds = open_dataset(path, check=check)
-    return Sample(x=ds["x"].values, factors=ds["factors"].values,
-                  factor_names=[str(f) for f in ds["factor"].values], indices=ds["indices"].values,
-                  dataset=str(ds.attrs["dataset"]), likelihood=str(ds.attrs["likelihood"]),
-                  input_shape=tuple(ds.attrs["input_shape"]), dataset_size=int(ds.attrs["dataset_size"]),
-                  factor_sizes=tuple(ds.attrs.get("factor_sizes", ())),
-                  content_digest=str(ds.attrs.get("content_digest", "")))
+    """The sample, read directly (numpy and json: no xarray to import in the many small jobs)."""
+    ds = read_arrays(path, ("x", "factors", "factor", "indices"), check=check)
+    a = ds.attrs
+    return Sample(x=ds["x"], factors=ds["factors"], factor_names=[str(f) for f in ds["factor"]],
+                  indices=ds["indices"], dataset=str(a["dataset"]), likelihood=str(a["likelihood"]),
+                  input_shape=tuple(a["input_shape"]), dataset_size=int(a["dataset_size"]),
+                  factor_sizes=tuple(a.get("factor_sizes", ())), content_digest=str(a.get("content_digest", "")))
