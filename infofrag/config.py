@@ -341,6 +341,23 @@ class Block:
     members: tuple[str, ...]
 
 
+#: ``similarity.block_size: auto``: blocks of about this many channels (a shard job's distance
+#: rows are computed once per shard: fewer, larger shards cost less; and a changed member reruns
+#: the shards of its block: the whole similarity stage of an ensemble of up to twice this size)
+AUTO_BLOCK_CHANNELS = 2000
+
+
+def block_size(config: dict, members_: list) -> int:
+    """Members per similarity block: ``similarity.block_size``, or for ``auto`` as many members as
+    make :data:`AUTO_BLOCK_CHANNELS` channels (blocks never mix groups, so a group smaller than
+    that is one block)."""
+    size = config["similarity"]["block_size"]
+    if size != "auto":
+        return int(size)
+    d = max((m.latent_dim for m in members_), default=1) or 1
+    return max(1, -(-AUTO_BLOCK_CHANNELS // d))
+
+
 def blocks(config: dict, members_: list | None = None) -> list[Block]:
     """Blocks of at most ``similarity.block_size`` members, never mixing groups.
 
@@ -349,9 +366,10 @@ def blocks(config: dict, members_: list | None = None) -> list[Block]:
     existing member into another block: existing full blocks and their shards stay valid.
     ``members_``: the config's members when already computed (:func:`members`).
     """
-    size = config["similarity"]["block_size"]
+    ms = members(config) if members_ is None else members_
+    size = block_size(config, ms)
     groups: dict[str, list[str]] = {}
-    for m in members(config) if members_ is None else members_:
+    for m in ms:
         groups.setdefault(m.group, []).append(m.name)
     out = []
     for group, names in groups.items():
@@ -486,7 +504,7 @@ def check_semantics(config: dict) -> None:
 
     n_members = len(_check_ensemble(config))
     bs = config["similarity"]["block_size"]
-    if bs > n_members:
+    if bs != "auto" and bs > n_members:
         raise ConfigError(f"config key 'similarity.block_size': {bs} is larger than the ensemble "
                           f"({n_members} members)")
     hot = config["hotspots"]

@@ -110,7 +110,13 @@ class _Channels:
     factor_names: list
     factor_nmi: np.ndarray  # [M, n_factors]
     n_members: int
-    nmi: np.ndarray  # [M, M], symmetrised
+    nmi: np.ndarray | None  # [K, K] among the informative channels, symmetrised (set by find_hotspots)
+    position: dict  # channel index (dim a) -> its row in ``nmi``
+
+    def nmi_of(self, idx) -> np.ndarray:
+        """The NMI between informative channels ``idx`` (indices into dim a)."""
+        rows = [self.position[int(i)] for i in idx]
+        return self.nmi[np.ix_(rows, rows)]
 
 
 def find_hotspots(
@@ -162,6 +168,9 @@ def find_hotspots(
             f"needs at least max(2, min_samples={ms}): no hotspots"
         )
     else:
+        inf = ds.isel(a=keep, b=keep)
+        nmi = np.asarray(inf["nmi"].values, dtype=np.float64)
+        ch.nmi, ch.position = 0.5 * (nmi + nmi.T), {int(i): k for k, i in enumerate(keep)}
         dist = _informative_distances(ds, distance, keep)
         optics, labels, whole = _run_optics(dist, settings)
         labels_full[keep] = labels
@@ -199,10 +208,9 @@ def _read_channels(ds) -> _Channels:
     else:
         factor_names, factor_nmi = [], np.zeros((m_all, 0))
     n_members = int(ds.attrs.get("n_members", len(np.unique(members))))
-    nmi = np.asarray(ds["nmi"].values, dtype=np.float64)
     ids = np.array([f"{m}/{c}" for m, c in zip(members, channels)], dtype=object)
     return _Channels(ids, members, channels, betas, methods, groups, info, factor_names, factor_nmi, n_members,
-                     0.5 * (nmi + nmi.T))
+                     None, {})
 
 
 def _groups(ds, betas):
@@ -249,7 +257,9 @@ def _empty_result(info_threshold, distance, settings, ch, keep) -> dict:
 
 
 def _informative_distances(ds, distance, keep) -> np.ndarray:
-    dist = channel_distances(ds, distance)[np.ix_(keep, keep)]
+    """The distances between the informative channels only (read from the store as such: never
+    the whole matrix over every channel)."""
+    dist = channel_distances(ds.isel(a=keep, b=keep), distance)
     if not np.isfinite(dist).all():
         raise ValueError(f"the similarity store has non-finite '{'vi' if distance == 'vi' else 'nmi'}' "
                          "values between informative channels")
@@ -304,7 +314,7 @@ def _status_message(hotspots, keep, labels, whole, ch, settings) -> tuple[str, s
         + (f", xi={settings['xi']}" if method == "xi" else f", eps={settings['eps']}") + ")"
     )
     if whole:
-        off = ch.nmi[np.ix_(keep, keep)][np.triu_indices(len(keep), k=1)]
+        off = ch.nmi_of(keep)[np.triu_indices(len(keep), k=1)]
         message += (
             f": its only cluster is the whole set, no group stands out from the rest "
             f"(mean NMI between them {off.mean():.3f}; if that is high, they all carry one fragment)"
@@ -322,10 +332,11 @@ def _describe_all(dist, labels, keep, ch) -> list:
 
 def _describe(h, idx, dist, ch: _Channels) -> dict:
     """Hotspot ``h``: its channels ``idx`` (into dim ``a``), their distances ``dist``."""
-    sub = ch.nmi[np.ix_(idx, idx)]
+    sub = ch.nmi_of(idx)
     off = sub[np.triu_indices(len(idx), k=1)]
     med = int(np.argmin(dist.sum(1)))
     rep = int(idx[med])
+    nearest = [int(idx[k]) for k in np.argsort(dist[med], kind="stable")]  # the representative first
     fn = {}
     for j, name in enumerate(ch.factor_names):
         col = ch.factor_nmi[idx, j]
@@ -340,6 +351,7 @@ def _describe(h, idx, dist, ch: _Channels) -> dict:
         "id": int(h),
         "size": int(len(idx)),
         "members": [[str(ch.members[i]), int(ch.channels[i])] for i in idx],
+        "by_distance": [[str(ch.members[i]), int(ch.channels[i])] for i in nearest],
         "index": [int(i) for i in idx],
         "n_members": len(distinct),
         "fraction_members": len(distinct) / ch.n_members if ch.n_members else None,

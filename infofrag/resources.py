@@ -37,7 +37,9 @@ CHANNELS_KEY = "model.latent_dim' or the members of 'ensemble"
 def estimates(config: dict, members: list) -> dict:
     """Peak bytes of each rule's largest job: {rule: (bytes, the config key that drives it)}."""
     N = config["sample"]["n_points"]
-    block_size = config["similarity"]["block_size"]
+    from .config import block_size as effective_block_size
+
+    block_size = effective_block_size(config, members)
     d = max(m.latent_dim for m in members)
     M = len(members) * d
     classes = 120  # their classes together, at most (dSprites: 113)
@@ -100,5 +102,6 @@ def check(config: dict, members: list, limit_mb: int | None) -> None:
             raise ConfigError(
                 f"config key '{key}': a {rule} job would need about {need / 1024:.1f} GiB of memory "
                 f"(estimated from sample.n_points = {config['sample']['n_points']}"
-                + (f", similarity.block_size = {config['similarity']['block_size']}" if rule == "similarity" else "")
+                + (f", similarity.block_size = {config['similarity']['block_size']}" if rule in ("similarity", "spaces")
+                   else "")
                 + f"), more than the {limit_mb / 1024:.1f} GiB available; lower '{key}'")

@@ -14,6 +14,8 @@ import numpy as np
 TEMPLATE = "plotly_white"
 NMI_SCALE = "Viridis"
 FONT = dict(family="DejaVu Sans, Arial, sans-serif", size=12)
+#: width of a hotspot's frame in the matrix (pixels; the page's script thickens the selected one)
+FRAME_WIDTH = 2.5
 
 
 def palette() -> list:
@@ -44,9 +46,11 @@ def overview(z: np.ndarray, n: int, k: int, hotspot_runs: list, distance: str, c
                              zmin=0, zmax=1, colorscale=NMI_SCALE, hoverinfo="none", name="NMI",
                              colorbar=dict(title=dict(text=what, side="right"), len=0.74, y=0.0,
                                            yanchor="bottom", thickness=14)), row=2, col=1)
-    for h, a, b in hotspot_runs:
-        fig.add_shape(type="rect", x0=a - 0.5, x1=b - 0.5, y0=a - 0.5, y1=b - 0.5, xref="x2", yref="y2",
-                      line=dict(color=colours[h % len(colours)], width=2.5), name=f"H{h}")
+    for h, a, b in hotspot_runs:  # a black frame under the coloured one: visible on any NMI
+        for name, colour, width in ((f"outline H{h}", "black", FRAME_WIDTH + 2.5),
+                                    (f"H{h}", colours[h % len(colours)], FRAME_WIDTH)):
+            fig.add_shape(type="rect", x0=a - 0.5, x1=b - 0.5, y0=a - 0.5, y1=b - 0.5, xref="x2", yref="y2",
+                          line=dict(color=colour, width=width), name=name)
     for h, centre in _named_runs(hotspot_runs, n):
         fig.add_annotation(x=centre, y=1.0, xref="x", yref="y domain", yanchor="bottom", text=f"<b>H{h}</b>",
                            showarrow=False, font=dict(color=colours[h % len(colours)], size=11))

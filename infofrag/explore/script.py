@@ -70,7 +70,7 @@ SCRIPT = r"""
 
   // ---------------------------------------------------------------- the overview
   const finiteReach = D.reach.filter((r) => r !== null);
-  const top = finiteReach.length ? Math.max(...finiteReach) * 1.1 : 1.0;
+  const top = finiteReach.length ? finiteReach.reduce((a, b) => Math.max(a, b)) * 1.1 : 1.0;
   const height = (p) => D.reach[p] === null ? top : D.reach[p];
   const overview = figure("overview");
   const ovDiv = $("overview");
@@ -93,13 +93,17 @@ SCRIPT = r"""
       legendgroup: name, showlegend: legend, line: {width: 0, color}, hoverinfo: "skip", xaxis: "x", yaxis: "y"},
       outline(ps));
   }
+  // Above GL_ABOVE channels the bar tops are drawn by WebGL: tens of thousands of SVG markers take
+  // seconds to redraw at every click.
+  const GL_ABOVE = 5000;
+  const all = [...Array(n).keys()];
+  const topText = all.map((p) => describe(order[p]) +
+    `<br>reachability ${D.reach[p] === null ? "infinite (start of OPTICS)" : fmt(D.reach[p])}`);
   function reachTraces() {
-    const all = [...Array(n).keys()];
-    const tops = {type: "scatter", mode: "markers", x: all, y: all.map(height), xaxis: "x", yaxis: "y",
-      meta: "channels", name: "channels", showlegend: false, customdata: all.map((p) => order[p]),
-      text: all.map((p) => describe(order[p]) +
-        `<br>reachability ${D.reach[p] === null ? "infinite (start of OPTICS)" : fmt(D.reach[p])}`),
-      hovertemplate: "%{text}<extra></extra>", marker: {size: 6, opacity: 0}};
+    const tops = {type: n > GL_ABOVE ? "scattergl" : "scatter", mode: "markers", x: all, y: all.map(height),
+      xaxis: "x", yaxis: "y", meta: "channels", name: "channels", showlegend: false,
+      customdata: all.map((p) => order[p]), text: topText, hovertemplate: "%{text}<extra></extra>",
+      marker: {size: 6, opacity: 0}};
     if (state.colour.startsWith("nmi:")) {
       const f = Number(state.colour.slice(4));
       Object.assign(tops.marker, {opacity: all.map((p) => (!filtering() || matches(order[p])) ? 1 : 0.1),
@@ -154,8 +158,9 @@ SCRIPT = r"""
   }
 
   function shapes() {
-    return overview.layout.shapes.map((s, j) => Object.assign({}, s,
-      {line: Object.assign({}, s.line, {width: runs[j][0] === state.hotspot ? 6 : 2.5})}));
+    const thick = ["H" + state.hotspot, "outline H" + state.hotspot];
+    return (overview.layout.shapes || []).map((s) => Object.assign({}, s,
+      {line: Object.assign({}, s.line, {width: s.line.width + (thick.includes(s.name) ? 3.5 : 0)})}));
   }
   let revision = 0;
   function drawOverview() {
@@ -220,7 +225,8 @@ SCRIPT = r"""
       const c = columns.find((x) => x.key === sortKey);
       if (c) sorted.sort((x, y) => {
         const a = value(x, c), b = value(y, c);
-        const cmp = (a === null || a === undefined) ? 1 : (b === null || b === undefined) ? -1
+        const none = (v) => v === null || v === undefined;
+        const cmp = none(a) ? (none(b) ? 0 : 1) : none(b) ? -1
           : (typeof a === "number" && typeof b === "number") ? a - b : String(a).localeCompare(String(b));
         return ascending ? cmp : -cmp;
       });
@@ -229,6 +235,7 @@ SCRIPT = r"""
       body.replaceChildren(...sorted.map((row) => {
         const tr = node("tr", {dataset: opts.rowData ? opts.rowData(row) : {}},
           columns.map((c) => node("td", {class: c.num ? "num" : null}, c.show ? c.show(row) : fmt(value(row, c)))));
+        if (opts.selected && opts.selected(row)) tr.classList.add("selected");
         if (opts.onclick) { tr.classList.add("clickable"); tr.tabIndex = 0;
           tr.addEventListener("click", () => opts.onclick(row));
           tr.addEventListener("keydown", (e) => { if (e.key === "Enter") opts.onclick(row); }); }
@@ -275,7 +282,8 @@ SCRIPT = r"""
       {key: "rep", label: "representative", value: (h) => h.representative.member + ":" + h.representative.channel},
       {key: "nearest", label: "nearest hotspot (mean NMI)", value: (h) => h.nearest ? h.nearest.nmi : null,
         show: (h) => h.nearest ? `H${h.nearest.id} (${fmt(h.nearest.nmi)})` : "–"},
-    ], H, {sort: "id", rowData: (h) => ({hotspot: String(h.id)}), onclick: (h) => selectHotspot(h.id, false)});
+    ], H, {sort: "id", rowData: (h) => ({hotspot: String(h.id)}), selected: (h) => h.id === state.hotspot,
+      onclick: (h) => selectHotspot(h.id, false)});
   }
 
   function selectHotspot(id, fromPlot) {

@@ -72,8 +72,7 @@ def traversal_images(result: dict, decoders: dict, posteriors: dict, n_steps: in
     representative; or ``none`` saying why there is no picture).
 
     The channel drawn is the representative when its member has a decoder, else the hotspot's
-    channel nearest the representative whose member has one (``h["members"]`` is in order of
-    distance to it). A decoder's flat output ``[n, H*W]`` is drawn as the dataset's images
+    channel nearest the representative whose member has one (``h["by_distance"]``). A decoder's flat output ``[n, H*W]`` is drawn as the dataset's images
     (``image_shape``, e.g. ``(1, 32, 32)``). ``decoders``: {member: how to load its decoder, see
     :func:`load_decoder`}; ``posteriors``: {member: path}."""
     from ..models import traverse
@@ -84,7 +83,7 @@ def traversal_images(result: dict, decoders: dict, posteriors: dict, n_steps: in
     loaded = {}
     for h in result["hotspots"]:
         rep = h["representative"]
-        candidates = [(rep["member"], rep["channel"])] + [(m, c) for m, c in h["members"]
+        candidates = [(rep["member"], rep["channel"])] + [(m, c) for m, c in h["by_distance"]
                                                           if (m, c) != (rep["member"], rep["channel"])]
         chosen = None
         for member, channel in candidates:

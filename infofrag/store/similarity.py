@@ -23,7 +23,8 @@ PAIR_VARIABLES = ("nmi", "vi", "i_joint", "bound")
 def build(pairs: dict, fingerprints: list, members: dict, bounded_below=None):
     """The store as an xarray Dataset.
 
-    pairs: {variable: [M, M] matrix} for :data:`PAIR_VARIABLES`; fingerprints: each member's
+    pairs: {variable: [M, M] matrix} for :data:`PAIR_VARIABLES` (those absent are left out: see
+    :func:`write_chunked`); fingerprints: each member's
     :class:`~infofrag.store.fingerprint.Fingerprints`, in member order (their channels, in order,
     are the store's); members: {member name: its labels, as :meth:`infofrag.config.Member.labels`
     gives them}, in member order; bounded_below: the threshold below which pairs were bounded.
@@ -43,7 +44,7 @@ def build(pairs: dict, fingerprints: list, members: dict, bounded_below=None):
         attrs["bounded_below_bits"] = float(bounded_below)
     return xr.Dataset(
         {
-            **{v: (("a", "b"), np.asarray(pairs[v], dtype=np.float64)) for v in PAIR_VARIABLES},
+            **{v: (("a", "b"), np.asarray(pairs[v], dtype=np.float64)) for v in PAIR_VARIABLES if v in pairs},
             "factor_nmi": (("a", "factor"), np.concatenate([f.factor_nmi for f in fingerprints]).reshape(M, len(factors))),
         },
         coords={
@@ -61,8 +62,39 @@ def build(pairs: dict, fingerprints: list, members: dict, bounded_below=None):
     )
 
 
+#: chunk of the pair variables (2,048 x 2,048 float64: 32 MiB); smaller matrices are one chunk
+CHUNK = 2048
+
+
 def write(path, ds) -> None:
     write_dataset(path, ds)
+
+
+def write_chunked(path, ids: list, fingerprints: list, members: dict, matrix, bounded_below=None) -> None:
+    """Write the store one pair variable at a time, atomically: ``matrix(variable)`` gives that
+    variable's ``[M, M]`` matrix (memory-mapped, say), which is written in chunks of
+    :data:`CHUNK` and released before the next; then the rest and consolidated metadata."""
+    import warnings
+
+    import xarray as xr
+    import zarr
+    from zarr.errors import UnstableSpecificationWarning
+
+    from ..atomic import atomic_path
+
+    M = len(ids)
+    small = build({}, fingerprints, members, bounded_below)
+    chunk = (min(CHUNK, max(M, 1)),) * 2
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
+        warnings.filterwarnings("ignore", category=UnstableSpecificationWarning)
+        for k, v in enumerate(PAIR_VARIABLES):
+            mat = matrix(v)
+            xr.Dataset({v: (("a", "b"), mat)}).to_zarr(tmp, mode="a" if k else "w", consolidated=False,
+                                                        encoding={v: {"chunks": chunk}})
+            del mat
+        small.to_zarr(tmp, mode="a", consolidated=False)  # last: its attributes are the group's
+        zarr.consolidate_metadata(str(tmp))
 
 
 def read(path, check: bool = True):
