@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -66,7 +67,7 @@ def test_profile_found_from_root_and_used_by_a_dry_run(tmp_path):
         res = [r for (name, _), r in jobs.items() if name == rule]
         assert res and all(r.get("gpu") == "1" for r in res), (rule, res)
     assert all(r.get("group_slots") == "1" for r in jobs.values())  # only ./slurm sets it
-    assert "Group job fingerprints" in text and "Group job shards" in text
+    assert "Group job members" in text and "Group job shards" in text
 
 
 def test_profile_settings():
@@ -78,10 +79,11 @@ def test_profile_settings():
     text = PROFILE.read_text()
     for key in ("slurm_partition", "slurm_account"):
         assert re.search(rf"^\s*#\s*{key}:", text, re.M), f"{key} should be offered, commented"
-    for rule in GPU_RULES:
-        assert prof["set-resources"][rule]["gpu"] == 1
-    assert prof["groups"]["fingerprint"] in prof["group-components"]
-    assert prof["groups"]["similarity"] in prof["group-components"]
+    assert prof["set-resources"]["train"]["gpu"] == 1  # encode: from the rule, per member
+    for rule in ("encode", "fingerprint", "scores"):  # a member's chain, one group
+        assert prof["groups"][rule] == "members"
+    for rule in ("encode", "fingerprint", "scores", "similarity", "spaces"):
+        assert prof["groups"][rule] in prof["group-components"], rule
     assert prof["retries"] >= 1 and prof["rerun-incomplete"] is True
 
 
@@ -176,7 +178,7 @@ class SlurmRun:
     default resources (a command-line entry replaces the profile's whole entry). Started in the
     background; `wait()` returns Snakemake's output."""
 
-    def __init__(self, cluster: Cluster, work: Path, *targets):
+    def __init__(self, cluster: Cluster, work: Path, *targets, pythonpath: str | None = None):
         defaults = dict(yaml.safe_load(PROFILE.read_text())["default-resources"])
         defaults["slurm_partition"] = cluster.partition
         self.cmd = [sys.executable, "-m", "snakemake", *targets, "--profile", "slurm",
@@ -187,8 +189,8 @@ class SlurmRun:
         self.log = work / "snakemake_slurm.log"
         self.t0 = time.monotonic()
         with open(self.log, "w") as fh:
-            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=cluster.env, stdout=fh,
-                                         stderr=subprocess.STDOUT)
+            env = dict(cluster.env, **({"PYTHONPATH": pythonpath} if pythonpath else {}))
+            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT)
 
     def wait(self, timeout=1800) -> str:
         rc = self.proc.wait(timeout=timeout)  # the caller stops it if this fails
@@ -197,15 +199,6 @@ class SlurmRun:
         assert rc == 0, f"snakemake --profile slurm failed ({rc}):\n{text[-8000:]}"
         assert "Using profiles slurm and tests/slurm/profile for setting" in text, text[-3000:]
         return text
-
-
-def run_locally(work: Path) -> subprocess.Popen:
-    log = open(work / "snakemake_local.log", "w")
-    return subprocess.Popen(
-        [sys.executable, "-m", "snakemake", "-s", str(ROOT / "Snakefile"), "-d", str(work),
-         "--configfile", str(work / "config.yaml"), "--cores", "2"],
-        stdout=log, stderr=subprocess.STDOUT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")))
 
 
 # ---- parsing Snakemake's and SLURM's logs ---------------------------------------------------
@@ -354,37 +347,35 @@ def steps_for_timeout():
 
 
 @pytest.fixture(scope="module")
-def runs(cluster, steps_for_timeout, tmp_path_factory):
-    """Three runs side by side (to save time): the tiny config locally and through SLURM, and,
-    through SLURM too, one member (TIMEOUT_MEMBER) that trains for about
-    TIMEOUT_TRAIN_SECONDS with a 1-minute limit on its first attempt: SLURM kills it,
+def runs(cluster, steps_for_timeout, tmp_path_factory, finished_run):
+    """Two runs through SLURM side by side (to save time): the tiny config, compared with the
+    session's local run of it (``finished_run``), with another copy of the package first on
+    PYTHONPATH (the jobs must run the checkout's); and one member (TIMEOUT_MEMBER) that trains for
+    about TIMEOUT_TRAIN_SECONDS with a 1-minute limit on its first attempt: SLURM kills it,
     Snakemake resubmits it with 2 minutes (then 3) and it resumes from its checkpoint."""
-    local = tmp_path_factory.mktemp("local")
-    write_config(local)
     work = tmp_path_factory.mktemp("on_slurm")
     write_config(work)
     slow = tmp_path_factory.mktemp("timeout")
     write_config(slow, ensemble__overrides={TIMEOUT_MEMBER: {
         "steps": steps_for_timeout, "runtime_min": 1,
         "checkpoint_every": max(1, steps_for_timeout // 20)}})
-    local_run = run_locally(local)
+    other = tmp_path_factory.mktemp("other_copy")
+    shutil.copytree(ROOT / "infofrag", other / "infofrag", ignore=shutil.ignore_patterns("__pycache__"))
     slurm_runs = []
     try:
         slurm_runs.append(SlurmRun(cluster, slow, f"results/members/{TIMEOUT_MEMBER}/model.pt"))
-        slurm_runs.append(SlurmRun(cluster, work))
+        slurm_runs.append(SlurmRun(cluster, work, pythonpath=str(other)))
         text = slurm_runs[1].wait()
         timeout_text = slurm_runs[0].wait()
-        rc = local_run.wait(timeout=1800)
     finally:  # on failure or interrupt: stop what still runs (Snakemake cancels its SLURM jobs)
-        for proc in [local_run] + [run.proc for run in slurm_runs]:
+        for proc in [run.proc for run in slurm_runs]:
             if proc.poll() is None:
                 proc.terminate()
                 try:
                     proc.wait(timeout=120)
                 except subprocess.TimeoutExpired:
                     proc.kill()
-    assert rc == 0, f"local run failed:\n{(local / 'snakemake_local.log').read_text()[-6000:]}"
-    return dict(local=local, work=work, text=text, slow=slow, timeout_text=timeout_text)
+    return dict(local=finished_run, work=work, text=text, slow=slow, timeout_text=timeout_text)
 
 
 @REAL_SLURM
@@ -442,6 +433,16 @@ def test_gpu_requests_reached_slurm(cluster, runs):
 @REAL_SLURM
 def test_results_equal_a_local_run(runs):
     print(assert_same_results(runs["local"] / "results", runs["work"] / "results"))
+
+
+@REAL_SLURM
+def test_jobs_ran_the_checkouts_package_despite_another_first_on_the_path(runs):
+    """The SLURM run had another copy of infofrag first on PYTHONPATH: every job's record names
+    the checkout's package (the jobs moved the checkout first and checked it)."""
+    records = list((runs["work"] / "results").rglob("*.prov.json"))
+    assert records
+    for rec in records:
+        assert json.loads(rec.read_text())["code"]["package_path"] == "infofrag", rec
 
 
 @REAL_SLURM
