@@ -41,11 +41,23 @@ onstart:
     if workflow.local_exec:
         resources.check(config, list(MEMBERS.values()), resources.available_mb())
     ownership.claim(RESULTS, OWNER)
+    # Snakemake deletes a job's outputs before running it: keep the previous results (hard
+    # links) so that a job that fails does not lose its rule's last good result.
+    previous.keep(RESULTS)
 
 
 onsuccess:
+    previous.discard(RESULTS)
     # Say loudly when the ensemble learnt nothing (a run that "succeeds" with no information).
     from infofrag.stages.hotspots import collapse_warning
 
     if message := collapse_warning(R("hotspots/hotspots.json")):
         print(message, file=sys.stderr)
+
+
+onerror:
+    if restored := previous.restore(RESULTS):
+        print(f"infofrag: {len(restored)} previous result(s) of the failed jobs put back, each with "
+              f"its own record (stale now, so the next run redoes them): {', '.join(restored[:10])}"
+              f"{' ...' if len(restored) > 10 else ''}", file=sys.stderr)
+    previous.discard(RESULTS)

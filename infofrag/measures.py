@@ -155,10 +155,13 @@ def check_posteriors(mu, logvar, where: str) -> None:
         if bad.any():
             idx = tuple(int(v) for v in np.argwhere(bad)[0])
             what = "NaN/inf" if not np.isfinite(a[idx]) else f"beyond +-{limit:g}"
+            nonfinite = int((~np.isfinite(a)).sum())
+            counts = ", ".join(f"{n} {kind}" for n, kind in ((nonfinite, "NaN/inf"), (int(bad.sum()) - nonfinite,
+                               f"beyond +-{limit:g}")) if n)
             raise ValueError(
-                f"{where}: {name}{list(idx)} = {float(a[idx])!r} is {what}; {int(bad.sum())} value(s) of {name} "
-                f"lie outside [-{limit:g}, {limit:g}] (accepted: |mu| <= {MU_LIMIT:g}, |logvar| <= "
-                f"{LOGVAR_LIMIT:g}: a posterior standard deviation between e^-20 and e^20 of the prior's)")
+                f"{where}: {name}{list(idx)} = {float(a[idx])!r} is {what} ({counts} value(s) of {name} in all; "
+                f"accepted: finite, |mu| <= {MU_LIMIT:g}, |logvar| <= {LOGVAR_LIMIT:g}: a posterior standard "
+                f"deviation between e^-20 and e^20 of the prior's)")
 
 
 def max_distance(tiny: float, N: int) -> float:

@@ -12,7 +12,7 @@ from snakemake.utils import min_version
 
 import infofrag
 from infofrag import config as ifc
-from infofrag import ownership, resources
+from infofrag import ownership, previous, resources
 from infofrag.keys import Keys
 from infofrag.provenance.records import require_checkout
 from infofrag.values import canonical

@@ -16,9 +16,15 @@ def scores_params(wc):
     how to load its encoder and the points it draws (the dataset and its files' digests)."""
     member = MEMBERS[wc.member]
     field = scores_stage.uses_encoder(config["scores"], member)
+    if field:
+        who = member_params(wc)
+    elif config["scores"]["protocol"] == "field":  # no encoder: the sample, with a note saying so
+        who = {"name": wc.member, "kind": "posteriors"}
+    else:
+        who = None
     return {
         "settings": scores_stage.rule_settings(config["scores"], member),
-        "member": member_params(wc) if field else None,
+        "member": who,
         "dataset": config["dataset"] if field else None,
     }
 

@@ -8,6 +8,7 @@ import yaml
 
 from infofrag import store
 from infofrag.circle_fusion import ensemble_size_sweep
+from infofrag.stages.boost import target_distances
 from helpers.runs import snakemake, write_config
 
 pytestmark = pytest.mark.slow
@@ -52,8 +53,7 @@ def test_sweep_in_the_job_equals_a_serial_sweep(run):
     threshold = yaml.safe_load((run.parent / "config.yaml").read_text())["hotspots"]["info_threshold"]
     keep = [str(c) for c, b in zip(sim["channel_id"].values, sim["info_bits"].values) if b > threshold]
     assert len(keep) >= 3, f"the tiny circle run learnt too little: {len(keep)} informative channels"
-    paths = [run / "fingerprints" / c.rsplit("/", 1)[0] / f"ch{c.rsplit('/', 1)[1]}.zarr" for c in keep]
-    D, _ = store.fingerprint.read_distances(paths)
+    D = target_distances(sorted((run / "fingerprints").glob("*.zarr")), keep)
     serial = ensemble_size_sweep(D, sizes=SIZES, repeats=REPEATS, objectives=OBJECTIVES,
                                  angles=np.arctan2(sample.x[:, 1], sample.x[:, 0]), seed=0, dim=2,
                                  steps=20, lr=0.05, optimizer="adam", workers=1)

@@ -40,7 +40,7 @@ def test_defaults_filled(base):
     assert cfg["hotspots"]["distance"] == "vi"
     assert cfg["boost"]["objective"] == "nmi"
     assert cfg["boost"]["optimizer"] == "adam"
-    assert cfg["scores"] == {"protocol": "field", "n_train": 10000, "n_test": 5000, "importance": "forest", "seed": 0}
+    assert cfg["scores"] == {"protocol": "field", "n_train": 10000, "n_test": 5000, "importance": "gbt", "seed": 0}
 
 
 def _mutate(cfg, dotted, value):

@@ -488,8 +488,9 @@ def test_second_concurrent_run_is_refused_by_the_lock(work, groups):
 
 def test_disk_full_injected_while_writing_the_gathered_store(done, work, monkeypatch):
     """ENOSPC when gather writes its store (fault injection in store.atomic_path): the error says
-    so and names the store; nothing half-written is left; everything else is untouched; the
-    rerun once there is space gives the undisturbed values."""
+    so and names the store; nothing half-written is left; the previous store is back with its
+    record (Snakemake deleted it before the job) and everything else is untouched; the rerun once
+    there is space gives the undisturbed values."""
     target = f"{RES}/similarity.zarr"
     before = tree_digests(work)
     monkeypatch.setenv("INFOFRAG_FAULT_ENOSPC", target)
@@ -498,11 +499,10 @@ def test_disk_full_injected_while_writing_the_gathered_store(done, work, monkeyp
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "No space left on device" in text and f"'{target}'" in text, text[-3000:]
-    assert not (work / target).exists() and not leftovers(work)
-    after = tree_digests(work)
-    gathered = {k for k in before if k.startswith("similarity.zarr")}
-    assert {k: v for k, v in before.items() if k not in gathered} == after
-    snakemake(work, "--cores", "1", target)
+    assert "previous result(s) of the failed jobs put back" in text and "similarity.zarr" in text, text[-3000:]
+    assert not leftovers(work) and not (work / RES / ".previous").exists()
+    assert tree_digests(work) == before
+    snakemake(work, "--cores", "1", target, "--forcerun", target)
     assert_same_store(work / target, done / target)
 
 
@@ -536,11 +536,11 @@ def train_reference(work: Path, member: str, dst: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def disk_full(done, tmp_path_factory):
+def disk_full(finished_run, tmp_path_factory):
     """results/ on a real tmpfs that fills up while a member trains on (its steps raised by 20 from
     the completed run's): the final resume checkpoint cannot be written (errno 28 from the kernel, not an
     injection). Then space is freed and the same command run again. Returns what was seen."""
-    work = copy_run(done, tmp_path_factory.mktemp("diskfull") / "w")
+    work = copy_run(finished_run, tmp_path_factory.mktemp("diskfull") / "w")
     res = work / RES
     stash = work / "results-on-disk"
     res.rename(stash)
@@ -557,8 +557,8 @@ def disk_full(done, tmp_path_factory):
         seen["done_steps"] = yaml.safe_load((work / "config.yaml").read_text())["training"]["steps"]
         write_config(work, ensemble__overrides={"b1_s0": {"steps": seen["done_steps"] + 20}})
         seen["before"] = tree_digests(work)
-        # leave 1 MB (+ the 2.5 MB of the old checkpoint that Snakemake deletes before rerunning
-        # the job): the log fits, a 7 MB resume checkpoint does not
+        # leave 1 MB (the old model that Snakemake deletes before rerunning the job stays linked
+        # among the previous results): the log fits, a 7 MB resume checkpoint does not
         st = os.statvfs(res)
         filler = res / "filler"
         with open(filler, "wb") as fh:
@@ -584,18 +584,18 @@ def disk_full(done, tmp_path_factory):
 
 def test_disk_full_on_a_real_small_filesystem(disk_full):
     """A real full disk (tmpfs) while a member trains on: the job fails saying 'No space left on
-    device'; no partial checkpoint is left; the previous resume checkpoint (the completed run's) and
-    all other results are untouched; after freeing space a plain rerun resumes from it and ends
-    bit-identical to training the member in one go."""
+    device'; no partial checkpoint is left; the member's previous model is put back with its record,
+    and the previous resume checkpoint (the completed run's) and all other results are untouched;
+    after freeing space a plain rerun resumes from it and ends bit-identical to training the member
+    in one go."""
     seen = disk_full
     assert seen["rc"] != 0
     assert "No space left on device" in seen["text"] and "Error in rule train" in seen["text"]
     assert "No space left on device" in seen["log"]
-    assert not seen["model_left"] and not seen["leftovers"]
+    assert seen["model_left"] and not seen["leftovers"]
     after = dict(seen["after"])
     assert after.pop("filler")
-    rerun = {"members/b1_s0/model.pt", "members/b1_s0/model.pt.prov.json", "members/b1_s0/train_log.csv"}
-    assert {k: v for k, v in seen["before"].items() if k not in rerun} == after
+    assert seen["before"] == after
     n = seen["done_steps"]
     assert seen["resume_step"] == n
     assert f"resuming from 'results/members/b1_s0/.resume/b1_s0.resume.pt' at step {n} of {n + 20}" in seen["rerun_log"]

@@ -13,7 +13,7 @@ import pytest
 import torch
 import xarray as xr
 
-from helpers.runs import ROOT, planned_jobs, snakemake, write_config
+from helpers.runs import ROOT, copy_run, planned_jobs, snakemake, write_config
 
 TESTS = Path(__file__).resolve().parent
 ENTRY = "entry_points.tiny_encoder"
@@ -62,13 +62,14 @@ IMPORTED = [
 
 
 @pytest.fixture(scope="module")
-def zoo_run(tmp_path_factory):
+def zoo_run(tmp_path_factory, finished_run):
+    """The finished test run with three imported members added: its trained members are reused,
+    the imported ones go through every stage after training."""
     old = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(TESTS) + os.pathsep + old
     sys.path.insert(0, str(TESTS))
     try:
-        work = tmp_path_factory.mktemp("zoo") / "w"
-        work.mkdir()
+        work = copy_run(finished_run, tmp_path_factory.mktemp("zoo") / "w")
         zoo = make_zoo(work)
         write_config(work, ensemble__imported=IMPORTED)
         snakemake(work, "--cores", "2")
@@ -119,7 +120,7 @@ def test_replacing_one_imported_file_reruns_only_its_jobs(zoo_run, tmp_path):
         np.savez(work / "zoo" / "pca.npz", mu=zoo["mu"], logvar=np.full_like(zoo["mu"], -2.0),
                  sample_digest=np.array(zoo["digest"]))
     # pca1 is alone in block pca-0 of 7 blocks: the shards that contain it are 7 of 28
-    assert jobs == {"encode": 1, "scores": 1, "fingerprint": 2, "similarity": 7, "gather": 1, "hotspots": 1,
+    assert jobs == {"encode": 1, "scores": 1, "fingerprint": 1, "similarity": 7, "gather": 1, "hotspots": 1,
                     "boost": 1, "summary": 1, "all": 1, **({"spaces": 7, "spaces_gather": 1}
                                                             if "spaces" in jobs else {})}, jobs
 
@@ -163,14 +164,23 @@ def test_traversals_are_skipped_with_a_note_for_members_without_a_decoder(tmp_pa
     rng = np.random.default_rng(0)
     for m in ("tiny1", "pca1"):
         posteriors.write(tmp_path / f"{m}.zarr", rng.standard_normal((20, 2)), np.zeros((20, 2)), m)
-    result = {"hotspots": [{"id": 0, "representative": {"member": "tiny1", "channel": 1}},
-                           {"id": 1, "representative": {"member": "pca1", "channel": 0}}]}
+    result = {"hotspots": [
+        {"id": 0, "representative": {"member": "tiny1", "channel": 1}, "by_distance": [["tiny1", 1], ["pca1", 0]]},
+        {"id": 1, "representative": {"member": "pca1", "channel": 0}, "by_distance": [["pca1", 0], ["pca1", 1]]},
+        {"id": 2, "representative": {"member": "pca1", "channel": 1}, "by_distance": [["pca1", 1], ["tiny1", 0]]}]}
     decoders = {"tiny1": {"kind": "checkpoint", "checkpoint": str(tmp_path / "t.pt"),
                           "entry_point": f"{ENTRY}:load", "latent_dim": 2}, "pca1": None}
     paths = {m: tmp_path / f"{m}.zarr" for m in ("tiny1", "pca1")}
     images, note = traversal_images(result, decoders, paths, n_steps=5)
-    assert list(images) == ["hotspot 0: tiny1 ch1"] and images["hotspot 0: tiny1 ch1"].shape == (5, 32, 32)
-    assert note == "no decoder, no traversal: hotspot 1 (pca1)"
+    # hotspot 2's representative has no decoder: drawn with its nearest channel that has one
+    assert list(images) == ["hotspot 0: tiny1 ch1", "hotspot 2: tiny1 ch0"]
+    assert images["hotspot 0: tiny1 ch1"].shape == (5, 32, 32)
+    assert note == "no traversal for hotspot 1: no member of it has a decoder"
+    h0, h1, h2 = result["hotspots"]
+    assert h0["traversal"] == {"member": "tiny1", "channel": 1}
+    assert "no member of this hotspot has a decoder" in h1["traversal"]["none"]
+    assert h2["traversal"]["member"] == "tiny1" and h2["traversal"]["channel"] == 0
+    assert "the representative pca1:1 has no decoder" in h2["traversal"]["note"]
 
 
 def test_an_imported_model_encodes_in_inference_mode(tmp_path, entry_points_importable):

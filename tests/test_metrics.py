@@ -332,7 +332,7 @@ def circle_run(tmp_path):
     from infofrag import data, store
 
     ds = data.make_dataset(CIRCLE)
-    drawn = data.draw_sample(ds, 60, 1)
+    drawn = data.draw_sample(ds, 150, 1)  # the smallest sample the sample protocol scores
     store.sample.write(tmp_path / "sample.zarr", drawn, ds)
     mu = drawn["x"] @ W
     store.posteriors.write(tmp_path / "post.zarr", mu, np.full_like(mu, -2.0), "m1")
@@ -401,7 +401,7 @@ def test_scores_stage_sample_protocol_and_posteriors_only_members(circle_run, mo
     tmp_path, _, drawn = circle_run
     res, _ = _run_scores(tmp_path, settings={"protocol": "sample", "importance": "forest"})
     assert res["protocol"] == res["requested_protocol"] == "sample"
-    assert (res["n_train"], res["n_test"], res["n_mig"]) == (40, 20, 60)
+    assert (res["n_train"], res["n_test"], res["n_mig"]) == (100, 50, 150)
     assert res["points"] == "the fingerprint sample" and "protocol_note" not in res
     from infofrag import metrics
 
@@ -419,6 +419,21 @@ def test_scores_stage_sample_protocol_and_posteriors_only_members(circle_run, mo
         _run_scores(tmp_path, settings={"protocol": "field"})
     with pytest.raises(ValueError, match="needs the dataset"):
         _run_scores(tmp_path, monkeypatch, settings={"protocol": "field"}, member={"name": "m1"})
+
+
+def test_a_sample_too_small_for_the_metrics_is_said_so_not_scored(tmp_path):
+    """149 points under the sample protocol: no MIG, SAP or DCI of 0.0 but a status naming the
+    minimum (100 training, 50 test points)."""
+    from infofrag import data, store
+
+    ds = data.make_dataset(CIRCLE)
+    drawn = data.draw_sample(ds, 149, 1)
+    store.sample.write(tmp_path / "sample.zarr", drawn, ds)
+    mu = drawn["x"] @ W
+    store.posteriors.write(tmp_path / "post.zarr", mu, np.full_like(mu, -2.0), "m1")
+    res, _ = _run_scores(tmp_path, settings={"protocol": "sample"})
+    assert res["status"] == "too_few_points" and "mig" not in res, res
+    assert "149 points, fewer than the 150" in res["message"] and "100 training, 50 test" in res["message"]
 
 
 def test_scores_stage_without_factors(tmp_path):

@@ -10,7 +10,7 @@ channel copies and a collapsed channel placed in different blocks.
 
 Precision asked for: float64 fingerprints to 1e-10 (the float64 path is exact up to rounding);
 float32 fingerprints, as the workflow stores them, to what the module docstrings promise: NMI
-within ~1e-6 of the float64 computation (channels above ~0.01 bits), VI and the information
+within ~1e-6 of the float64 computation (channels above the resolution floor), VI and the information
 terms to float32's relative precision (1e-6 relative, 1e-6 bits absolute).
 """
 
@@ -21,6 +21,7 @@ import pytest
 import torch
 
 import infofrag
+from infofrag.measures import resolution_bits
 
 torch.set_num_threads(1)
 
@@ -123,8 +124,11 @@ def test_the_cases_span_several_blocks_and_a_range_of_information(sym_case, two_
     assert info[COLLAPSED_SYM] == pytest.approx(0.0, abs=1e-15)
 
 
-def informative(h, floor=1e-4):
-    return h > floor
+def informative(info):
+    """Channels above the resolution floor h2(1/N) (0.17 bits at N = 40): below it a channel
+    counts as carrying no information, and NMI takes the classic convention (0 against an
+    informative channel, 1 between two empty ones)."""
+    return info > resolution_bits(N)
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -132,7 +136,7 @@ def test_symmetric_many_blocks_float64(sym_case, device):
     D, ref = sym_case
     nmi, vi, t = infofrag.similarity(D, device=device, return_terms=True)
     assert nmi.shape == vi.shape == (M_SYM, M_SYM)
-    ok = informative(ref["h_a"])[:, None] & informative(ref["h_a"])[None, :]
+    ok = informative(ref["i_a"])[:, None] & informative(ref["i_a"])[None, :]
     np.fill_diagonal(ok, False)
     np.testing.assert_allclose(nmi[ok], ref["nmi"][ok], rtol=0, atol=1e-10)
     np.testing.assert_allclose(vi, np.maximum(np.where(np.eye(M_SYM, dtype=bool), 0.0, ref["vi"]), 0.0),
@@ -141,13 +145,16 @@ def test_symmetric_many_blocks_float64(sym_case, device):
         np.testing.assert_allclose(getattr(t, name), ref[name], rtol=0, atol=1e-10, err_msg=name)
     np.testing.assert_array_equal(nmi, nmi.T)
     np.testing.assert_array_equal(vi, vi.T)
+    # below the floor, the convention: 0 against an informative channel, 1 between two empty ones
+    live = informative(ref["i_a"])
+    assert (~live).sum() >= 10 and (nmi[~live][:, live] == 0.0).all() and (nmi[~live][:, ~live] == 1.0).all()
     # copies across blocks: the same information, NMI 1, VI 0
     for i, j in COPIES_SYM:
         assert nmi[i, j] == pytest.approx(1.0, abs=1e-10) and vi[i, j] == pytest.approx(0.0, abs=1e-10)
         np.testing.assert_allclose(nmi[i], nmi[j], atol=1e-10)
-    # the collapsed channel: NMI 0 with every informative channel, 1 with itself
+    # the collapsed channel: NMI 0 with every informative channel, 1 with itself and other empty ones
     (c,) = COLLAPSED_SYM
-    assert (np.delete(nmi[c], c) == 0.0).all() and nmi[c, c] == 1.0
+    assert (nmi[c, live] == 0.0).all() and (nmi[c, ~live] == 1.0).all() and not live[c]
 
 
 @pytest.mark.parametrize("device", DEVICES)
@@ -157,7 +164,7 @@ def test_symmetric_many_blocks_float32_fingerprints(sym_case, device):
     D32 = D.astype(np.float32)
     ref = reference(D32, D32)  # the float64 computation on the same (float32) numbers
     nmi, vi, t = infofrag.similarity(D32, device=device, return_terms=True)
-    ok = informative(ref["h_a"])[:, None] & informative(ref["h_a"])[None, :]
+    ok = informative(ref["i_a"])[:, None] & informative(ref["i_a"])[None, :]
     np.fill_diagonal(ok, False)
     assert np.abs(nmi - ref["nmi"])[ok].max() < 1e-6
     np.fill_diagonal(ref["vi"], 0.0)
@@ -177,7 +184,7 @@ def test_two_stacks_many_blocks(two_stack_case, device, dtype):
         ref = reference(Da, Db)
     nmi, vi, t = infofrag.similarity(Da, Db, device=device, return_terms=True)
     assert nmi.shape == vi.shape == (140, 170)
-    ok = informative(ref["h_a"])[:, None] & informative(ref["h_b"])[None, :]
+    ok = informative(ref["i_a"])[:, None] & informative(ref["i_b"])[None, :]
     assert np.abs(nmi - ref["nmi"])[ok].max() < tol
     np.testing.assert_allclose(vi, np.maximum(ref["vi"], 0.0), rtol=rtol, atol=tol)
     for name in ("i_a", "i_aa", "i_b", "i_bb", "i_ab", "h_a", "h_b", "shared"):
@@ -185,8 +192,8 @@ def test_two_stacks_many_blocks(two_stack_case, device, dtype):
     assert nmi[7, 3] == pytest.approx(1.0, abs=tol) and nmi[130, 160] == pytest.approx(1.0, abs=tol)
     # a collapsed channel on either side: NMI 0 against the informative ones, 1 between the two
     assert nmi[100, 50] == 1.0
-    assert (np.delete(nmi[100], 50)[informative(np.delete(ref["h_b"], 50))] == 0.0).all()
-    assert (np.delete(nmi[:, 50], 100)[informative(np.delete(ref["h_a"], 100))] == 0.0).all()
+    assert (np.delete(nmi[100], 50)[informative(np.delete(ref["i_b"], 50))] == 0.0).all()
+    assert (np.delete(nmi[:, 50], 100)[informative(np.delete(ref["i_a"], 100))] == 0.0).all()
 
 
 def test_blocks_agree_with_each_block_alone(sym_case):

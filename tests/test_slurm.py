@@ -61,7 +61,9 @@ def test_profile_found_from_root_and_used_by_a_dry_run(tmp_path):
         env=dict(os.environ, PYTHONPATH=str(ROOT)))
     text = proc.stdout + proc.stderr
     assert proc.returncode == 0, text[-4000:]
-    assert "Using profile slurm for setting default command line arguments" in text, text[-2000:]
+    # ./slurm, and the workflow's own profiles/default (its rerun triggers) beside it
+    assert ("Using profiles slurm and workflow specific profile profiles/default for setting default command "
+            "line arguments") in text, text[-2000:]
     jobs = planned_jobs(text)
     for rule in GPU_RULES:
         res = [r for (name, _), r in jobs.items() if name == rule]
@@ -197,7 +199,8 @@ class SlurmRun:
         text = self.log.read_text()
         print(f"SLURM run in {time.monotonic() - self.t0:.0f} s: {' '.join(self.cmd)}")
         assert rc == 0, f"snakemake --profile slurm failed ({rc}):\n{text[-8000:]}"
-        assert "Using profiles slurm and tests/slurm/profile for setting" in text, text[-3000:]
+        assert ("Using profiles slurm and tests/slurm/profile and workflow specific profile profiles/default "
+                "for setting") in text, text[-3000:]
         return text
 
 

@@ -526,3 +526,29 @@ def test_workflow_changing_one_member_reruns_only_its_space_shards(run_copy):
         write_config(run)
     assert "spaces" not in jobs and "spaces_gather" not in jobs, jobs
     assert planned_jobs(run) == {}
+
+
+def test_a_collapsed_member_is_gathered_named_and_left_out_of_its_groups_consistency(tmp_path):
+    """A member whose posterior is the same at every point: the gathered store has it (its NMIs
+    NaN, by design, not a missing shard), marks it collapsed, and its group's consistency is that
+    of the others."""
+    N = 60
+    rng = np.random.default_rng(3)
+    t = rng.uniform(size=N)
+    posts = {f"g1_s{s}": (np.stack([3 * t + 0.2 * rng.normal(size=N)], 1), np.full((N, 1), -1.0))
+             for s in range(2)}
+    posts["g1_s2"] = (np.full((N, 1), 0.5), np.full((N, 1), -1.0))
+    paths = {}
+    for m, (mu, lv) in posts.items():
+        paths[m] = str(tmp_path / f"{m}.zarr")
+        store.posteriors.write(paths[m], mu, lv, m)
+    labels = {m: {"method": "fake", "param": "p", "value": 1.0, "seed": int(m[-1])} for m in posts}
+    shard = tmp_path / "A__A.zarr"
+    spaces.run(list(paths.values()), list(paths.values()), "A", "A", SETTINGS, shard)
+    ds = spaces.gather(labels, {m: 1 for m in posts}, list(paths.values()), [str(shard)], SETTINGS,
+                       tmp_path / "spaces.zarr")
+    assert list(ds["collapsed"].values) == [False, False, True]
+    nmi = ds["nmi"].values
+    assert np.isnan(nmi[2]).all() and np.isnan(nmi[:, 2]).all() and np.isfinite(nmi[:2, :2]).all()
+    assert float(ds["group_consistency"].values[0]) == pytest.approx(nmi[0, 1])
+    assert "g1_s2" in spaces.collapsed_sentence(ds)

@@ -123,11 +123,16 @@ def refresh_key_files(jobs, results: str) -> list[str]:
             same = path.read_text() == text
         except OSError:
             same = False
-        if not same:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            write_text(path, text)
         current = why is None and Path(output).exists()
-        os.utime(path, (now, 1.0 if current else now))
+        try:
+            if not same:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_text(path, text)
+            if not (same and current and path.stat().st_mtime == 1.0):  # a read-only tree that is
+                os.utime(path, (now, 1.0 if current else now))           # up to date is fine
+        except OSError as exc:
+            raise OSError(exc.errno, f"{exc.strerror}: cannot record whether the {rule} result is current "
+                                     f"in its key file (the workflow needs {results} writable)", str(path)) from exc
         if why:
             lines.append(f"{rule}{' ' + ' '.join(map(str, wc.values())) if wc else ''}: {why}")
     return lines

@@ -183,6 +183,7 @@ def assemble(members: list, shard_paths: list, settings: dict) -> dict:
     pos = {m: i for i, m in enumerate(members)}
     M = len(members)
     mats = {v: np.full((M, M), np.nan) for v in ALL_PAIR_VARIABLES}
+    covered = np.zeros((M, M), dtype=bool)
     s = _settings(settings)
     for path in shard_paths:
         shard = spaces_store.read_shard(path, check=False)  # verified by the job
@@ -199,7 +200,8 @@ def assemble(members: list, shard_paths: list, settings: dict) -> dict:
             mat[np.ix_(im, jn)] = shard[v].values
             if not diagonal:
                 mats[mirrored(v)][np.ix_(jn, im)] = shard[v].values.T
-    holes = np.argwhere(np.isnan(mats["nmi"]))
+        covered[np.ix_(im, jn)] = covered[np.ix_(jn, im)] = True
+    holes = np.argwhere(~covered)  # not NaN: a collapsed member's NMIs are NaN by design
     if len(holes):
         a, b = holes[0]
         raise StoreError(f"spaces_gather: {len(holes)} member pair(s) have no value (first: {members[a]} x "

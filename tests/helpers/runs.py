@@ -169,9 +169,11 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def tree_digests(work: Path, skip_top=("logs", "benchmarks", ".infofrag-owner.json")) -> dict[str, str]:
-    """sha256 of every file under results/ (Snakemake's job logs and benchmarks, and the note of
-    which config owns the directory, excluded)."""
+def tree_digests(work: Path, skip_top=("logs", "benchmarks", ".infofrag-owner.json", ".keys", ".previous")
+                 ) -> dict[str, str]:
+    """sha256 of every file under results/ (Snakemake's job logs and benchmarks, the note of
+    which config owns the directory, the jobs' key files and the previous results kept during a
+    run excluded)."""
     res = work / RES
     out = {}
     for p in sorted(res.rglob("*")):
