@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 CORES ?= 2
 CONFIG ?= config/demo.yaml
 
-.PHONY: setup demo report test test-fast test-slurm lint bench bench-reruns clean-test
+.PHONY: setup browser demo report test test-fast test-slurm lint bench bench-reruns clean-test
 
 setup: $(VENV)/.installed
 
@@ -26,8 +26,16 @@ demo: setup
 report: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
 
+# The explorer's browser tests drive the system's Chromium, headless (nothing is downloaded at
+# run time): installed here when missing and we are root with apt; otherwise they skip, saying
+# why (and fail under CI=1).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
+	  else echo "chromium is not installed: the explorer's browser tests will skip"; fi; }
+
 # All tests (slow and real-SLURM ones included). pytest exit code 5 (no tests ran) is a failure.
-test: setup lint
+test: setup browser lint
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 

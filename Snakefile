@@ -24,6 +24,7 @@ include: "rules/spaces.smk"
 include: "rules/hotspots.smk"
 include: "rules/boost.smk"
 include: "rules/summary.smk"
+include: "rules/explore.smk"
 
 
 rule all:
@@ -32,6 +33,7 @@ rule all:
         R("hotspots/hotspots.json"),
         R("boost/boost.json"),
         R("summary/summary.html"),
+        R("explore/index.html"),
         SPACES_TARGETS,
 
 

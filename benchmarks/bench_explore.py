@@ -34,7 +34,10 @@ FRAGMENTS = {120: 6, 3000: 12, 18000: 30}
 
 
 def in_browser(html: Path) -> dict:
-    """Milliseconds, measured in the page: navigation to ready, a hotspot selected, a recolouring."""
+    """Milliseconds, measured in the page: navigation to ready, a hotspot selected, a recolouring
+    (after one load to warm the browser and the disk cache up)."""
+    with open_page(html):
+        pass
     with open_page(html) as s:
         timed = s.page.evaluate("""async () => {
             const frame = () => new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
@@ -87,14 +90,14 @@ def main(argv=None) -> None:
         finally:
             shutil.rmtree(work, ignore_errors=True)
         print(f"{n} channels done", file=sys.stderr)
-    lines = ["| channels (informative) | heatmap cells a side (channels a cell) | page (MB) | build (s) | "
-             "build peak, traced (MB) | NMI matrix, float64 (MB) | in Chromium: ready (s) | select a hotspot (ms) "
+    lines = ["| channels (informative) | heatmap cells a side (channels a cell) | page (MiB) | build (s) | "
+             "build peak, traced (MiB) | NMI matrix, float64 (MiB) | in Chromium: ready (s) | select a hotspot (ms) "
              "| recolour (ms) |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         cells = -(-r["shown"] // r["block"])
         web = (f"{r['ready'] / 1000:.1f} | {r['select']:.0f} | {r['recolour']:.0f}" if browser else "- | - | -")
         lines.append(f"| {r['n']:,} ({r['shown']:,}) | {cells} ({r['block']}) | {r['mb']:.1f} | {r['build']:.1f} | "
-                     f"{r['peak']:.0f} | {r['matrix']:,.0f} | {web} |")
+                     f"{r['peak']:.0f} | {r['matrix']:,.1f} | {web} |")
     print("\n".join(lines))
     if args.out:
         write_table(args.out, lines, "bench_explore.py", argv)

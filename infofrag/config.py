@@ -334,8 +334,8 @@ def member_table(config: dict) -> dict[str, Member]:
 
 @dataclasses.dataclass(frozen=True)
 class Block:
-    """A run of whole members of one group (one method and sweep value, or one imported label);
-    similarity is sharded by block pairs."""
+    """A run of members (whole groups, or part of a group larger than a block); similarity and
+    whole spaces are sharded by block pairs."""
 
     name: str
     members: tuple[str, ...]
@@ -349,8 +349,7 @@ AUTO_BLOCK_CHANNELS = 2000
 
 def block_size(config: dict, members_: list) -> int:
     """Members per similarity block: ``similarity.block_size``, or for ``auto`` as many members as
-    make :data:`AUTO_BLOCK_CHANNELS` channels (blocks never mix groups, so a group smaller than
-    that is one block)."""
+    make :data:`AUTO_BLOCK_CHANNELS` channels."""
     size = config["similarity"]["block_size"]
     if size != "auto":
         return int(size)
@@ -359,22 +358,41 @@ def block_size(config: dict, members_: list) -> int:
 
 
 def blocks(config: dict, members_: list | None = None) -> list[Block]:
-    """Blocks of at most ``similarity.block_size`` members, never mixing groups.
+    """Blocks of at most ``similarity.block_size`` members; a group (one method and value) is
+    never split unless it alone exceeds the size.
 
-    Blocks are per group and filled in member order, so adding seeds (or values, or methods)
-    appends members to the last block of each group (or adds new blocks) without moving any
-    existing member into another block: existing full blocks and their shards stay valid.
-    ``members_``: the config's members when already computed (:func:`members`).
+    A group larger than the size fills blocks of its own in member order (``<group>-0``,
+    ``<group>-1``, ...), so adding seeds appends members to its last block or adds new blocks
+    without moving any existing member: its full blocks and their shards stay valid. Smaller
+    groups, in member order, share a block while they fit (``<first group>+<k more>-0``): a
+    zoo of small groups then needs few shards (1,800 members in groups of 50: 9 blocks of 200,
+    45 shards, instead of 36 blocks and 666 shards). ``members_``: the config's members when
+    already computed (:func:`members`).
     """
     ms = members(config) if members_ is None else members_
     size = block_size(config, ms)
     groups: dict[str, list[str]] = {}
     for m in ms:
         groups.setdefault(m.group, []).append(m.name)
-    out = []
+    out: list[Block] = []
+    packed: list[tuple[str, list[str]]] = []
+
+    def flush():
+        if packed:
+            name = packed[0][0] + (f"+{len(packed) - 1}" if len(packed) > 1 else "")
+            out.append(Block(name=f"{name}-0", members=tuple(n for _, names in packed for n in names)))
+            packed.clear()
+
     for group, names in groups.items():
-        for k in range(0, len(names), size):
-            out.append(Block(name=f"{group}-{k // size}", members=tuple(names[k:k + size])))
+        if len(names) > size:
+            flush()
+            for k in range(0, len(names), size):
+                out.append(Block(name=f"{group}-{k // size}", members=tuple(names[k:k + size])))
+            continue
+        if sum(len(n) for _, n in packed) + len(names) > size:
+            flush()
+        packed.append((group, names))
+    flush()
     return out
 
 
@@ -384,6 +402,59 @@ def block_pairs(config: dict, blocks_: list | None = None) -> list[tuple[str, st
     return [(names[i], names[j]) for i in range(len(names)) for j in range(i, len(names))]
 
 
+#: ``spaces.monte_carlo_members: auto``: every pair by Monte Carlo up to this many members...
+AUTO_MC_ALL_MEMBERS = 100
+#: ...beyond, pairs within each group among its first members, this many
+AUTO_MC_MEMBERS = 5
+
+
+@dataclasses.dataclass(frozen=True)
+class SpacesPlan:
+    """Which member pairs the whole-space stage estimates by Monte Carlo (every pair has the
+    fingerprint estimate): every pair of ``members`` when ``cross_groups``, else the pairs
+    within each group among its first ``per_group`` members."""
+
+    members: tuple  # members with Monte Carlo estimates, in member order
+    cross_groups: bool
+    per_group: int | None  # None: every member
+    pairs: list  # the block pairs that hold an estimated pair: one spaces shard each
+    blocks: dict  # block -> its members with Monte Carlo estimates
+
+    def estimated(self, groups: dict, a: str, b: str) -> bool:
+        """Whether the pair (a, b) has a Monte Carlo estimate (``groups``: member -> group)."""
+        chosen = self.chosen
+        return a in chosen and b in chosen and (self.cross_groups or groups[a] == groups[b])
+
+    @property
+    def chosen(self) -> frozenset:
+        return frozenset(self.members)
+
+
+def spaces_plan(config: dict, members_: dict, blocks_: dict, pairs: list) -> SpacesPlan:
+    """The :class:`SpacesPlan` of ``spaces.monte_carlo_members``: ``all``, a number of members
+    per group, or ``auto`` (all up to :data:`AUTO_MC_ALL_MEMBERS` members, else
+    :data:`AUTO_MC_MEMBERS` per group). Members per group are the first in member order (by
+    seed), so adding seeds never changes which members are estimated."""
+    setting = config["spaces"]["monte_carlo_members"]
+    if setting == "all" or (setting == "auto" and len(members_) <= AUTO_MC_ALL_MEMBERS):
+        per_group = None
+    else:
+        per_group = AUTO_MC_MEMBERS if setting == "auto" else int(setting)
+    groups: dict = {}
+    for name, m in members_.items():
+        groups.setdefault(m.group, []).append(name)
+    chosen = {n for names in groups.values() for n in (names if per_group is None else names[:per_group])}
+    cross = per_group is None
+    by_block = {b: tuple(n for n in blk.members if n in chosen) for b, blk in blocks_.items()}
+    kept = []
+    for a, b in pairs:
+        ga = {members_[n].group for n in by_block[a]}
+        gb = {members_[n].group for n in by_block[b]}
+        if (cross and ga and gb) or (not cross and ga & gb):
+            kept.append((a, b))
+    return SpacesPlan(tuple(n for n in members_ if n in chosen), cross, per_group, kept, by_block)
+
+
 @dataclasses.dataclass(frozen=True)
 class Ensemble:
     """A validated config's members (in order), blocks and block pairs, computed once."""
@@ -391,6 +462,7 @@ class Ensemble:
     members: dict  # name -> Member
     blocks: dict  # name -> Block
     pairs: list  # (block, block)
+    spaces: SpacesPlan | None = None  # when spaces.enabled
 
     @property
     def trained(self) -> list[str]:
@@ -405,7 +477,9 @@ def ensemble(config: dict) -> Ensemble:
     """The :class:`Ensemble` of a validated config."""
     ms = members(config)
     bs = blocks(config, ms)
-    return Ensemble({m.name: m for m in ms}, {b.name: b for b in bs}, block_pairs(config, bs))
+    by_name, by_block, pairs = {m.name: m for m in ms}, {b.name: b for b in bs}, block_pairs(config, bs)
+    plan = spaces_plan(config, by_name, by_block, pairs) if config["spaces"]["enabled"] else None
+    return Ensemble(by_name, by_block, pairs, plan)
 
 
 # --------------------------------------------------------------------------- semantics

@@ -625,7 +625,9 @@ MAX_NAMED_MEMBERS = 60
 
 def plot_spaces(ds, path) -> dict:
     """Whole latent spaces (``spaces.zarr``, :mod:`infofrag.store.spaces`): left, the members x
-    members NMI (Monte Carlo) grouped by method and value, with lines between the groups; right,
+    members NMI (Monte Carlo; the fingerprint estimate, with the Monte Carlo pairs outlined, when
+    only some pairs have Monte Carlo estimates) grouped by method and value, with lines between
+    the groups; right,
     each group's consistency (mean off-diagonal NMI within it) with its standard error, and the
     fingerprint estimate of the same as a marker.
 
@@ -653,8 +655,17 @@ def plot_spaces(ds, path) -> dict:
               for k in gorder]
 
     fig, (ax, bx) = plt.subplots(1, 2, figsize=(12.5, 5.4), gridspec_kw={"width_ratios": [1.25, 1]})
-    nmi = np.asarray(ds["nmi"].values)[np.ix_(order, order)]
+    mc = np.asarray(ds["monte_carlo"].values, dtype=bool) if "monte_carlo" in ds else np.ones((M, M), bool)
+    partial = not mc.all()
+    if partial:  # Monte Carlo for some pairs only: every pair's fingerprint estimate, those pairs outlined
+        title = "Whole latent spaces: NMI between members (fingerprint estimate)"
+    nmi = np.asarray(ds["fp_nmi" if partial else "nmi"].values)[np.ix_(order, order)]
     im = ax.imshow(nmi, cmap=NMI_CMAP, vmin=0.0, vmax=1.0, interpolation="nearest")
+    if partial:
+        ii, jj = np.nonzero(mc[np.ix_(order, order)])
+        ax.plot(jj, ii, "s", ms=max(1.0, 200.0 / len(order)), mfc="none", mec="k", mew=0.5, ls="none",
+                label="pairs with Monte Carlo estimates")
+        ax.legend(fontsize=7, loc="lower left", bbox_to_anchor=(0.0, 1.0), frameon=False)
     for b in ends[:-1]:
         ax.axhline(b - 0.5, color="white", lw=1.5)
         ax.axvline(b - 0.5, color="white", lw=1.5)
@@ -681,10 +692,12 @@ def plot_spaces(ds, path) -> dict:
     fp = np.asarray(ds["group_fp_consistency"].values, dtype=float)[gorder]
     x = np.arange(G)
     ok = np.isfinite(cons)
-    bars = bx.bar(x[ok], cons[ok], width=0.6, color="tab:blue", alpha=0.8, label="Monte Carlo (± se)")
+    per = ds.attrs.get("monte_carlo_members", "all")
+    bar_label = "Monte Carlo (± se)" if str(per) == "all" else f"Monte Carlo, first {per} members (± se)"
+    bars = bx.bar(x[ok], cons[ok], width=0.6, color="tab:blue", alpha=0.8, label=bar_label)
     eb = bx.errorbar(x[ok], cons[ok], yerr=np.nan_to_num(se[ok]), fmt="none", ecolor="k", capsize=4)
     bx.plot(x[np.isfinite(fp)], fp[np.isfinite(fp)], "D", color="tab:orange", ms=6, ls="none",
-            label="fingerprint estimate")
+            label="fingerprint estimate" + ("" if str(per) == "all" else ", all members"))
     for k in x[~ok]:
         bx.text(k, 0.02, "one member:\nno pairs", ha="center", va="bottom", fontsize=8)
     bx.set_xticks(x)
@@ -696,7 +709,9 @@ def plot_spaces(ds, path) -> dict:
     bx.grid(axis="y", alpha=0.3)
     bx.legend(fontsize=8, loc="upper right", ncol=2)
     a = ds.attrs
-    fig.suptitle(f"{title}\nMonte Carlo {a.get('repeats')} x {a.get('samples')} draws per estimate; "
+    which = "" if not partial else (f"; Monte Carlo for {a.get('monte_carlo_pairs')} pairs (within groups, "
+                                    f"first {per} members of each)")
+    fig.suptitle(f"{title}{which}\nMonte Carlo {a.get('repeats')} x {a.get('samples')} draws per estimate; "
                  f"N = {a.get('n_points')} sample points, information at most log2 N = "
                  f"{float(a.get('log2_n', float('nan'))):.2f} bits", fontsize=10)
     fig.tight_layout()

@@ -145,13 +145,22 @@ class Keys:
         return {"settings": canonical(self.config["boost"]), "code": self.code("boost")}
 
     def spaces(self, block_a: str, block_b: str) -> dict:
-        return {"blocks": self.blocks(block_a, block_b), "settings": self.spaces_settings,
+        """A whole-space shard: the members of the two blocks it estimates by Monte Carlo, and
+        (pairs within groups only) their groups."""
+        plan = self.ensemble.spaces
+        a, b = list(plan.blocks[block_a]), list(plan.blocks[block_b])
+        groups = None if plan.cross_groups else {n: self.ensemble.members[n].group for n in dict.fromkeys(a + b)}
+        return {"blocks": {"a": a, "b": b}, "groups": groups, "settings": self.spaces_settings,
                 "code": self.code("spaces")}
 
     def spaces_gather(self) -> dict:
+        plan = self.ensemble.spaces
         return {"settings": self.spaces_settings,
                 "members": canonical({n: {**m.labels(), "latent_dim": m.latent_dim}
                                       for n, m in self.ensemble.members.items()}),
+                "monte_carlo": None if plan is None else {"members": list(plan.members),
+                                                          "cross_groups": plan.cross_groups,
+                                                          "per_group": plan.per_group},
                 "code": self.code("spaces_gather")}
 
     @property
@@ -196,16 +205,17 @@ class Keys:
         tail = [sim, hot, boost] + [R(f"scores/{n}.json") for n in e.members]
         if self.config["spaces"]["enabled"]:
             spaces = []
-            for a, b in e.pairs:
+            for a, b in e.spaces.pairs:
                 spaces.append(R(f"spaces/shards/{a}__{b}.zarr"))
-                blocks = e.blocks[a].members + e.blocks[b].members
+                blocks = e.spaces.blocks[a] + e.spaces.blocks[b]
                 out.append(("spaces", {"block_a": a, "block_b": b}, spaces[-1], self.spaces(a, b),
                             [post[n] for n in blocks]))
             out.append(("spaces_gather", {}, R("spaces.zarr"), self.spaces_gather(), spaces + list(post.values())))
             tail.append(R("spaces.zarr"))
         out.append(("summary", {}, R("summary/summary.html"), self.summary(), tail))
         if (self.checkout / "scripts" / "explore.py").is_file():
-            out.append(("explore", {}, R("explore/index.html"), self.explore(), tail))
+            out.append(("explore", {}, R("explore/index.html"), self.explore(),
+                        [sim, hot, boost, sample] + ([R("spaces.zarr")] if self.config["spaces"]["enabled"] else [])))
         return out
 
     def of(self, rule: str, wildcards: dict) -> dict:

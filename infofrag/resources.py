@@ -19,7 +19,7 @@ BASE_MB = {"light": 400, "torch": 700}
 #: floor of each rule's request, as the rules asked before estimates existed
 FLOOR_MB = {"sample": 4000, "train": 8000, "encode": 4000, "scores": 4000, "fingerprint": 2000,
             "similarity": 8000, "gather": 8000, "hotspots": 8000, "boost": 8000, "summary": 2000,
-            "spaces": 2000, "spaces_gather": 2000}
+            "spaces": 2000, "spaces_gather": 2000, "explore": 2000}
 
 
 def _input_size(config) -> int:

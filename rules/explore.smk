@@ -23,7 +23,7 @@ rule explore:
     conda:
         "../envs/analysis.yaml"
     resources:
-        mem_mb=2000,
+        mem_mb=MEM_MB["explore"],
         runtime=10,
     params:
         key=KEYS.explore(),

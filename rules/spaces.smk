@@ -1,16 +1,23 @@
-# Whole latent spaces (config `spaces`): every member's posterior space against every other's,
-# by Monte Carlo and by fingerprint; sharded by pairs of member blocks like `similarity`. With
-# spaces.enabled false nothing asks for these rules (SPACES_TARGETS is empty: `all` and
-# `summary`) and they are not in the DAG.
+# Whole latent spaces (config `spaces`): members' posterior spaces compared by Monte Carlo
+# (the pairs spaces.monte_carlo_members chooses, sharded by pairs of member blocks that hold
+# such pairs) and every pair by fingerprint (in spaces_gather, one pass). With spaces.enabled
+# false nothing asks for these rules (SPACES_TARGETS is empty: `all` and `summary`) and they
+# are not in the DAG.
 SPACES_TARGETS = [R("spaces.zarr")] if config["spaces"]["enabled"] else []
+SPACES_PAIRS = ENSEMBLE.spaces.pairs if config["spaces"]["enabled"] else []
+
+
+def mc_posteriors(block):
+    """The posteriors stores of a block's members with Monte Carlo estimates, in member order."""
+    return [posteriors_path(m) for m in ENSEMBLE.spaces.blocks[block]]
 
 
 rule spaces:
-    """One shard: every member's whole latent space against every other's, for a block pair."""
+    """One shard: the Monte Carlo estimates of the chosen member pairs of a block pair."""
     input:
         key=key_input("spaces"),
-        rows=lambda wc: block_posteriors(wc.block_a),
-        cols=lambda wc: block_posteriors(wc.block_b),
+        rows=lambda wc: mc_posteriors(wc.block_a),
+        cols=lambda wc: mc_posteriors(wc.block_b),
     output:
         store=directory(R("spaces/shards/{block_a}__{block_b}.zarr")),
         prov=R("spaces/shards/{block_a}__{block_b}.zarr.prov.json"),
@@ -31,10 +38,11 @@ rule spaces:
 
 
 rule spaces_gather:
-    """Assemble the shards into results/spaces.zarr; each group's concatenated space; figure."""
+    """The shards assembled into results/spaces.zarr with every pair's fingerprint estimate;
+    each group's concatenated space; the figure."""
     input:
         key=key_input("spaces_gather"),
-        shards=[R(f"spaces/shards/{a}__{b}.zarr") for a, b in BLOCK_PAIRS],
+        shards=[R(f"spaces/shards/{a}__{b}.zarr") for a, b in SPACES_PAIRS],
         posteriors=[posteriors_path(m) for m in MEMBERS],
     output:
         store=directory(R("spaces.zarr")),

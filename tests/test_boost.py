@@ -484,3 +484,23 @@ def test_fused_representation_carries_more_information_than_any_single_channel()
     res = fuse(Dxy, dim=2, objective="nmi", steps=150, lr=0.05, log_every=0)
     assert res.status == "ok"
     assert res.info_bits > max(single) + 1.0, (res.info_bits, single)
+
+
+def test_targets_beyond_max_targets_are_the_largest_hotspots_or_the_most_informative_channels():
+    """boost.max_targets bounds the fused targets (each held N x N): the representatives of the
+    largest hotspots, in hotspot order, or the most informative channels; the note says so."""
+    import xarray as xr
+
+    from infofrag.stages.boost import choose_targets
+
+    hot = {"status": "ok", "info_threshold": 0.01, "informative": ["a/0", "a/1", "b/0", "b/1"],
+           "hotspots": [{"id": k, "size": size, "representative": {"member": "a" if k < 2 else "b", "channel": k % 2}}
+                        for k, size in enumerate([3, 9, 5, 2])]}
+    sim = xr.Dataset(coords={"channel_id": ("c", ["a/0", "a/1", "b/0", "b/1"]),
+                             "info_bits": ("c", [0.5, 2.0, 1.0, 3.0]), "beta": ("c", [1.0, 1.0, 4.0, 4.0])})
+    assert choose_targets(sim, hot, "hotspots") == (["a/0", "a/1", "b/0", "b/1"], "")
+    ids, note = choose_targets(sim, hot, "hotspots", max_targets=2)
+    assert ids == ["a/1", "b/0"] and "2 largest of 4 hotspots" in note
+    ids, note = choose_targets(sim, hot, "ensemble", max_targets=2)
+    assert ids == ["a/1", "b/1"] and "2 most informative of 4 channels" in note
+    assert choose_targets(sim, hot, "beta", beta=4, max_targets=2) == (["b/0", "b/1"], "")

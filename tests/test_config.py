@@ -197,9 +197,16 @@ def test_methods_members_names_blocks(base):
     assert fv.train_config()["method"] == "factor_vae" and fv.train_config()["gamma"] == 10.0
     assert ifc.member_table(cfg)["an5_s0"].train_config()["anneal_steps"] == 300
     assert "method" not in ifc.member_table(cfg)["b4_s0"].train_config()  # beta-VAE: as before
-    # blocks never mix methods or values
+    # groups that fill a block are blocks of their own
     assert [b.name for b in ifc.blocks(cfg)] == ["b1-0", "b4-0", "fv10-0", "fv40-0", "an5-0"]
     assert all(len({ifc.member_table(cfg)[m].group for m in b.members}) == 1 for b in ifc.blocks(cfg))
+    # smaller groups share a block while they fit, in member order; none is split
+    cfg["similarity"]["block_size"] = 5
+    assert [(b.name, len(b.members)) for b in ifc.blocks(cfg)] == [("b1+1-0", 4), ("fv10+1-0", 4), ("an5-0", 2)]
+    # a group larger than a block fills blocks of its own
+    cfg["similarity"]["block_size"] = 1
+    assert [b.name for b in ifc.blocks(cfg)][:3] == ["b1-0", "b1-1", "b4-0"]
+    assert [m for b in ifc.blocks(cfg) for m in b.members] == [m.name for m in ms]
 
 
 def test_betas_is_shorthand_for_the_beta_vae_sweep(base):

@@ -409,12 +409,89 @@ def test_config_defaults_and_checks():
     from infofrag.errors import ConfigError
 
     assert ifc.load_config(ROOT / "config" / "test.yaml")["spaces"] == \
-        {"enabled": True, "samples": 250, "repeats": 10, "seed": 0}
+        {"enabled": True, "samples": 250, "repeats": 10, "seed": 0, "monte_carlo_members": "auto"}
     raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
     with pytest.raises(ConfigError, match="spaces.repeats"):
         ifc.validate({**raw, "spaces": {"repeats": 1}})
     with pytest.raises(ConfigError, match="spaces"):
         ifc.validate({**raw, "spaces": {"sample": 100}})
+    with pytest.raises(ConfigError, match="spaces.monte_carlo_members"):
+        ifc.validate({**raw, "spaces": {"monte_carlo_members": 1}})
+
+
+def test_the_monte_carlo_plan():
+    """`all` (and `auto` up to 100 members): every pair, every block pair a shard. A number k:
+    the pairs within each group among its first k members by seed; only block pairs holding
+    such pairs are shards; adding seeds changes nothing already chosen. `auto` beyond 100
+    members: 5 per group."""
+    import yaml
+
+    from infofrag import config as ifc
+
+    raw = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
+    raw["ensemble"] = {"betas": [1, 4, 8], "seeds": list(range(6))}
+    raw["similarity"]["block_size"] = 4
+    everyone = ifc.ensemble(ifc.validate(raw))
+    assert everyone.spaces.cross_groups and len(everyone.spaces.members) == 18
+    assert everyone.spaces.pairs == everyone.pairs
+    raw["spaces"] = {"monte_carlo_members": 3}
+    ens = ifc.ensemble(ifc.validate(raw))
+    plan = ens.spaces
+    assert plan.members == tuple(f"b{b}_s{s}" for b in (1, 4, 8) for s in range(3))
+    assert not plan.cross_groups and plan.per_group == 3
+    # groups of 6 in blocks of 4: b1-0 (s0-s3), b1-1 (s4, s5), ...; the chosen members all sit in
+    # each group's first block, so the shards are those blocks against themselves
+    assert plan.pairs == [("b1-0", "b1-0"), ("b4-0", "b4-0"), ("b8-0", "b8-0")]
+    assert plan.blocks["b1-0"] == ("b1_s0", "b1_s1", "b1_s2") and plan.blocks["b1-1"] == ()
+    groups = {n: m.group for n, m in ens.members.items()}
+    assert plan.estimated(groups, "b1_s0", "b1_s2") and not plan.estimated(groups, "b1_s0", "b4_s0")
+    assert not plan.estimated(groups, "b1_s0", "b1_s3")
+    raw["ensemble"]["seeds"] = list(range(9))
+    assert ifc.ensemble(ifc.validate(raw)).spaces.members == plan.members
+    raw["ensemble"] = {"betas": list(range(1, 12)), "seeds": list(range(10))}
+    raw["spaces"] = {"monte_carlo_members": "auto"}
+    auto = ifc.ensemble(ifc.validate(raw)).spaces
+    assert auto.per_group == ifc.AUTO_MC_MEMBERS == 5 and len(auto.members) == 55
+
+
+def test_gather_with_monte_carlo_within_groups_only(ensemble, tmp_path):
+    """Pairs within groups among their first two members: the shards hold only those; the
+    gathered store has them (and `monte_carlo` says which), the fingerprint estimate of every
+    pair equal to the full run's, the groups' fingerprint consistency over all their members."""
+    full = ensemble["ds"]
+    paths = ensemble["paths"]
+    groups = {m: m[:2] for m in paths}
+    chosen = ["g1_s0", "g1_s1", "g2_s0", "g2_s1"]
+    shard = tmp_path / "A__A.zarr"
+    spaces.run([paths[m] for m in chosen], [paths[m] for m in chosen], "A", "A", SETTINGS, shard, groups=groups)
+    sh = store.spaces.read_shard(shard, check=False)
+    assert int(sh["monte_carlo"].values.sum()) == 8  # 2 groups x (2 self pairs + one pair in both orders)
+    mc = {"members": chosen, "cross_groups": False, "per_group": 2}
+    ds = spaces.gather(ensemble["labels"], {m: 2 if m.startswith("g1") else 1 for m in paths}, list(paths.values()),
+                       [str(shard)], SETTINGS, tmp_path / "spaces.zarr", monte_carlo=mc)
+    names = list(paths)
+    est = ds["monte_carlo"].values
+    want = np.array([[a in chosen and b in chosen and a[:2] == b[:2] for b in names] for a in names])
+    np.testing.assert_array_equal(est, want)
+    assert ds.attrs["monte_carlo_pairs"] == 6 and ds.attrs["monte_carlo_members"] == 2  # unordered, self included
+    nmi = ds["nmi"].values
+    assert np.isnan(nmi[~est]).all() and np.isfinite(nmi[est]).all()
+    np.testing.assert_array_equal(nmi[est], full["nmi"].values[est])  # same draws, seeded by the pair
+    np.testing.assert_allclose(ds["fp_nmi"].values, full["fp_nmi"].values, rtol=0, atol=1e-12)
+    assert float(ds["group_fp_consistency"].values[0]) == pytest.approx(float(full["group_fp_consistency"].values[0]))
+    # g1's Monte Carlo consistency: its two chosen members' pair
+    assert float(ds["group_consistency"].values[0]) == pytest.approx(nmi[0, 1])
+    # the figure: the fingerprint matrix with the Monte Carlo pairs outlined, the bars over the chosen members
+    from infofrag import figures
+
+    drawn = figures.plot_spaces(ds, tmp_path / "spaces.png")
+    assert (tmp_path / "spaces.png").read_bytes()[:4] == b"\x89PNG"
+    assert drawn["consistency"][0] == pytest.approx(nmi[0, 1])
+    # a shard that misses a chosen pair is named
+    with pytest.raises(StoreError, match="no value"):
+        spaces.gather(ensemble["labels"], {m: 2 if m.startswith("g1") else 1 for m in paths}, list(paths.values()),
+                      [str(shard)], SETTINGS, tmp_path / "x.zarr",
+                      monte_carlo={"members": chosen + ["g1_s2"], "cross_groups": False, "per_group": 3})
 
 
 def test_memory_estimates_cover_the_rules():

@@ -51,10 +51,11 @@ from ._bhattacharyya import bhattacharyya, labels_to_distances
 from ..measures import DEFAULT_MIN_BITS, DIAGONAL_TOL
 from ._information import information
 from ._similarity import SimilarityTerms, similarity, similarity_terms
-from ._sources import PosteriorChannels
+from ._sources import PosteriorChannels, PosteriorSpaces
 
 __all__ = [
     "PosteriorChannels",
+    "PosteriorSpaces",
     "SimilarityTerms",
     "bhattacharyya",
     "information",

@@ -154,3 +154,61 @@ class PosteriorChannels:
         fast_pair_distance(out, tmp, tmp2, mu[ch, pts][:, None, None], r[ch, pts][:, None, None],
                            s[ch, pts][:, None, None], mu[ch][:, None, :], r[ch][:, None, :], s[ch][:, None, :])
         return out[:, 0].to(dtype).clamp_(min=0.0, max=cap)
+
+
+class PosteriorSpaces(PosteriorChannels):
+    """M whole latent spaces of d diagonal-Gaussian channels on the same N sample points: their
+    posteriors ``mu``, ``logvar`` [M, N, d]. A space's Bhattacharyya distances are the sum of
+    its channels' (exact for diagonal Gaussians), computed by the kernel as it uses them, like
+    :class:`PosteriorChannels` -- so comparing every pair of a zoo's members costs one pass over
+    each member's distance rows, never an N x N matrix per member held or recomputed per pair.
+    """
+
+    def __init__(self, mu, logvar, name: str = "spaces"):
+        mu_t = _to_tensor(mu, f"{name} mu").detach().to("cpu", torch.float64)
+        lv_t = _to_tensor(logvar, f"{name} logvar").detach().to("cpu", torch.float64)
+        if mu_t.ndim != 3 or lv_t.shape != mu_t.shape:
+            raise ValueError(f"{name}: mu and logvar must both be [M, N, d] (M spaces, N sample points, d channels); "
+                             f"got {tuple(mu_t.shape)} and {tuple(lv_t.shape)}")
+        if mu_t.shape[1] < 2:
+            raise ValueError(f"{name}: needs N >= 2 sample points, got N = {mu_t.shape[1]}")
+        check_posteriors(mu_t.numpy(), lv_t.numpy(), name)
+        self.name = name
+        self.M, self.N, self.d = mu_t.shape
+        self.mu, self.logvar = mu_t, lv_t
+        self._at = {}
+
+    def distances(self, k: int) -> np.ndarray:
+        """Space k's Bhattacharyya distances [N, N] (float64): the sum of its channels'."""
+        return sum(distances(self.mu[k, :, c].numpy(), self.logvar[k, :, c].numpy()) for c in range(self.d))
+
+    def _rows_into(self, out, mu, r, s, i0, i1):
+        """``out`` [k, r, N] = the spaces' D of rows i0:i1: their channels' rows summed."""
+        k_all, rr, N = out.shape
+        kb = max(1, _BLOCK_ELEMENTS // max(1, rr * N))
+        shape = (min(kb, k_all), rr, N)
+        acc, tmp, tmp2 = (torch.empty(shape, dtype=out.dtype, device=out.device) for _ in range(3))
+        for k0 in range(0, k_all, kb):
+            k1 = min(k_all, k0 + kb)
+            n = k1 - k0
+            for c in range(self.d):
+                dst = out[k0:k1] if c == 0 else acc[:n]
+                fast_pair_distance(dst, tmp[:n], tmp2[:n], mu[k0:k1, i0:i1, c, None], r[k0:k1, i0:i1, c, None],
+                                   s[k0:k1, i0:i1, c, None], mu[k0:k1, None, :, c], r[k0:k1, None, :, c],
+                                   s[k0:k1, None, :, c])
+                if c:
+                    out[k0:k1] += acc[:n]
+
+    def again(self, i0, channels, ii, cap, dtype, device):
+        """``min(D, cap)`` rows [k, N] of spaces ``channels`` at chunk rows ``ii``, in float64."""
+        mu, r, s = self._per_point(device, torch.float64)
+        ch = torch.from_numpy(channels).to(device)
+        pts = torch.from_numpy(i0 + ii).to(device)
+        out = torch.zeros((len(channels), 1, self.N), dtype=torch.float64, device=device)
+        one, tmp, tmp2 = torch.empty_like(out), torch.empty_like(out), torch.empty_like(out)
+        for c in range(self.d):
+            fast_pair_distance(one, tmp, tmp2, mu[ch, pts, c][:, None, None], r[ch, pts, c][:, None, None],
+                               s[ch, pts, c][:, None, None], mu[ch, :, c][:, None, :], r[ch, :, c][:, None, :],
+                               s[ch, :, c][:, None, :])
+            out += one
+        return out[:, 0].to(dtype).clamp_(min=0.0, max=cap)

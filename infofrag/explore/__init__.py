@@ -10,7 +10,7 @@ member x member. plotly draws it (its bundle inline); :mod:`.script` glues event
 
 Entry point: :func:`build` (file paths in, a page out, a few numbers of what was written back).
 At scale the channel matrix is averaged over blocks of consecutive channels of the ordering,
-at most :data:`~.data.MAX_CELLS` cells a side, read from the store one band of rows at a time.
+at most :data:`~.data.MAX_CELLS` cells a side, read from the store one chunk at a time.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import store
+from ..store import fused as fused_store
+from ..store import sample as sample_store
 from ..atomic import write_text
+from ..errors import StoreError
 from . import data as d
 from . import page, plots, traversal
 
@@ -43,14 +45,14 @@ def build(similarity_path, hotspots_path, traversals_path, boost_path, fused_pat
     with d.open_lazy(similarity_path) as ds:
         members, channels = d.read_channels(ds, similarity_path, float(hot["info_threshold"]))
         if len(channels.ids) != hot["n_channels"]:
-            raise store.StoreError(f"'{hotspots_path}' describes {hot['n_channels']} channels, '{similarity_path}' "
+            raise StoreError(f"'{hotspots_path}' describes {hot['n_channels']} channels, '{similarity_path}' "
                                    f"holds {len(channels.ids)} (results of two different runs?)")
         label = d.hotspot_of_channel(hot, channels, hotspots_path)
         order, reach = d.check_ordering(hot, len(channels.ids), hotspots_path)
         k = d.block_size(len(order), max_cells)
         nmi = ds["nmi"].variable
         matrix, between = d.ordered_block_means(
-            lambda a, b: nmi[a:b].values, len(channels.ids), d.band_rows(ds, len(channels.ids)), order, k,
+            lambda r0, r1, c0, c1: nmi[r0:r1, c0:c1].values, len(channels.ids), d.tile_size(ds), order, k,
             label, len(hot["hotspots"]))
     rows, note = traversal.hotspot_rows(traversals_path, len(hot["hotspots"]))
     spaces_view = d.spaces_view(spaces_path, max_cells) if spaces_path else None
@@ -127,8 +129,8 @@ def page_data(hot, members, channels, label, order, reach, k, between, rows, not
 
 def fusion(boost: dict, fused_path, sample_path) -> tuple[dict, dict]:
     """The fusion's numbers for the page, and its figures (points by factor, objective, sweep)."""
-    fused = store.fused.read(fused_path, check=False)  # verified by the job
-    sample = store.sample.read(sample_path, check=False)
+    fused = fused_store.read(fused_path, check=False)  # verified by the job
+    sample = sample_store.read(sample_path, check=False)
     mu = np.asarray(fused["mu"].values, dtype=np.float64)
     names = list(sample.factor_names)
     ok = boost.get("status") == "ok"
@@ -146,12 +148,13 @@ def fusion(boost: dict, fused_path, sample_path) -> tuple[dict, dict]:
     if boost.get("sweep_message"):
         sentence += f" Ensemble-size sweep: {boost['sweep_message']}"
     colours = [sample.factors[:, j].tolist() for j in range(len(names))]
-    figures = {"fusion": plots.fusion(mu, sample.factors[:, 0] if names else None, names[0] if names else "")
+    first = names.index("x") if "x" in names else 0  # as the boost stage's fused.png
+    figures = {"fusion": plots.fusion(mu, sample.factors[:, first] if names else None, names[first] if names else "")
                if ok and mu.shape[1] >= 1 else None,
                "objective": plots.objective(fused["objective"].values, str(fused.attrs.get("objective_name", "")))
                if ok and fused["objective"].size else None,
                "sweep": plots.sweep(sweep_rows)}
-    return {"sentence": sentence, "factors": names, "colours": colours, "dim": int(mu.shape[1])}, figures
+    return {"sentence": sentence, "factors": names, "colours": colours, "first": first, "dim": int(mu.shape[1])}, figures
 
 
 def _bits(v) -> str:
@@ -163,7 +166,11 @@ def spaces_sentence(view, path) -> str:
         return "This run did not compare whole latent spaces (spaces.enabled: false)."
     where = "" if view["block"] == 1 else (f" Each cell is the mean over a block of {view['block']} x "
                                             f"{view['block']} members in this order.")
-    return (f"The Monte Carlo NMI between the whole latent spaces of every two members ({len(view['order'])} "
-            f"members, from {Path(path).name}), grouped by method and value; white lines separate the groups; "
-            f"hover for the members{' and the standard error' if len(view['order']) <= plots.MAX_SE_MEMBERS else ''}."
-            f"{where}")
+    small = len(view["order"]) <= plots.MAX_SE_MEMBERS and view["block"] == 1
+    if view["estimate"] == "Monte Carlo":
+        what = "The Monte Carlo NMI" + (" (hover: the members and the standard error)" if small else "")
+    else:
+        what = ("The fingerprint estimate of the NMI (the Monte Carlo estimate covers some members only"
+                + ("; hover: it, where there is one" if small else "") + ")")
+    return (f"{what} between the whole latent spaces of every two members ({len(view['order'])} members, from "
+            f"{Path(path).name}), grouped by method and value; white lines separate the groups.{where}")

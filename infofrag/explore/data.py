@@ -1,7 +1,7 @@
 """What the explorer shows, read from a run's results: plain numbers and names, no plotting.
 
 The channel x channel NMI of a run grows as M^2 (2.6 GB of float64 at 18,000 channels), so it is
-never loaded whole: :func:`ordered_block_means` streams it in bands of rows and keeps only the
+never loaded whole: :func:`ordered_block_means` streams it one chunk at a time and keeps only the
 OPTICS-ordered matrix averaged over blocks of ``k`` channels (at most :data:`MAX_CELLS` a side)
 and the mean NMI between hotspots. Everything else is per channel, per member or per hotspot.
 """
@@ -24,8 +24,6 @@ from ..store.zarr_io import require
 #: OPTICS ordering (members, in the spaces view) are averaged in blocks of ceil(n / MAX_CELLS).
 #: 600 x 600 float32 cells are 1.9 MB in the page and draw in a browser without delay.
 MAX_CELLS = 600
-#: Rows of a pair matrix held at once while streaming it (bytes; a band is at least one chunk of rows).
-BAND_BYTES = 64 * 2**20
 #: What the similarity store must hold for the explorer (coords on ``a``, per member).
 SIMILARITY_COORDS = ("channel_id", "member", "channel", "info_bits", "member_id", "member_method",
                      "member_param", "member_value", "member_seed")
@@ -104,6 +102,8 @@ def read_channels(ds, path, info_threshold: float) -> tuple[Members, Channels]:
     from ..hotspots import informative_factor_nmi
 
     require(ds, path, ("nmi",) + SIMILARITY_COORDS)
+    if ds["nmi"].dims != ("a", "b") or ds.sizes["a"] != ds.sizes["b"]:
+        raise StoreError(f"'{path}': 'nmi' must be a square matrix over ('a', 'b'); it is {dict(ds['nmi'].sizes)}")
     names = [str(m) for m in ds["member_id"].values]
     values = np.asarray(ds["member_value"].values, dtype=float)
     methods = [str(m) for m in ds["member_method"].values]
@@ -164,65 +164,82 @@ def block_size(n: int, max_cells: int = MAX_CELLS) -> int:
     return max(1, math.ceil(n / max_cells))
 
 
-def band_rows(ds, n_columns: int) -> int:
-    """Rows to read at once: whole chunks of the store (a part of a chunk would decompress it
-    again for each part), as many as fit :data:`BAND_BYTES`, at least one."""
-    chunks = ds["nmi"].encoding.get("chunks") or ds["nmi"].encoding.get("preferred_chunks", {}).get("a")
-    chunk_rows = int(chunks[0]) if isinstance(chunks, (tuple, list)) else int(chunks or 1)
-    fit = BAND_BYTES // (8 * max(n_columns, 1))
-    return max(1, chunk_rows, (fit // max(chunk_rows, 1)) * chunk_rows)
+def tile_size(ds) -> tuple[int, int]:
+    """Rows and columns of NMI read at once: one chunk of the store (a part of a chunk would
+    decompress all of it again for each part; the gather stage writes 2,048 x 2,048 chunks)."""
+    chunks = ds["nmi"].encoding.get("chunks") or ds["nmi"].encoding.get("preferred_chunks", {}).values()
+    rows, cols = (list(chunks) + [None, None])[:2] if chunks else (None, None)
+    return int(rows or ds.sizes["a"]), int(cols or ds.sizes["b"])
 
 
-def ordered_block_means(read_rows, n_rows: int, band: int, order: list, k: int, hotspot: np.ndarray,
+def ordered_block_means(read_tile, n_rows: int, tile: tuple[int, int], order: list, k: int, hotspot: np.ndarray,
                         n_hotspots: int):
     """The NMI matrix in OPTICS order averaged over blocks of ``k`` positions, and the mean NMI
-    between each pair of hotspots, from the matrix read in bands of rows.
+    between each pair of hotspots, from the matrix read one tile at a time.
 
-    ``read_rows(start, stop)`` returns rows ``[stop - start, n_rows]`` of the store's NMI; ``order``
-    the ordering (indices into ``a``); ``hotspot`` each channel's hotspot (-1: none). Both results
-    average the finite entries of both triangles (a pair whose NMI was not computed, NaN, counts
-    for nothing; a block or pair with none is NaN), so they are symmetric. Memory: one band and
-    the sums of the blocks, whatever ``n_rows``.
+    ``read_tile(r0, r1, c0, c1)`` returns the store's NMI ``[r0:r1, c0:c1]`` (``n_rows`` x
+    ``n_rows`` in all; ``tile`` its rows and columns at once); ``order`` the ordering (indices into
+    ``a``); ``hotspot`` each channel's hotspot (-1: none). Both results average the finite entries
+    of both triangles (a pair whose NMI was not computed, NaN, counts for nothing; a block or pair
+    with none is NaN), so they are symmetric. Memory: one tile and the blocks' sums, whatever
+    ``n_rows``.
     """
     order = np.asarray(order, dtype=np.int64)
     n = len(order)
     nb = len(range(0, n, k))
     position = np.full(n_rows, -1, dtype=np.int64)
     position[order] = np.arange(n)
-    # columns in OPTICS order are summed over segments that lie in one block and one run of a
-    # hotspot label; a block's sum, and a hotspot's, is then a sum of whole segments
-    labels = hotspot[order]
-    seg = np.unique(np.concatenate([np.arange(0, n, k), np.flatnonzero(np.diff(labels)) + 1])).astype(np.int64)
-    block_first = np.searchsorted(seg, np.arange(0, n, k))
-    seg_hot = np.zeros((len(seg), n_hotspots))  # which hotspot each segment belongs to (one-hot)
-    held = labels[seg] >= 0 if n else np.zeros(0, dtype=bool)
-    seg_hot[np.flatnonzero(held), labels[seg][held]] = 1.0
-    widths = np.diff(np.append(seg, n)).astype(np.float64)
     sums, counts = np.zeros((nb, nb)), np.zeros((nb, nb))
     hsums, hcounts = np.zeros((n_hotspots, n_hotspots)), np.zeros((n_hotspots, n_hotspots))
-    step = max(1, min(band, 2**22 // max(n, 1)))  # rows reordered at once (<= 32 MB)
-    for r0 in range(0, n_rows, band):
-        rows = np.asarray(read_rows(r0, min(n_rows, r0 + band)), dtype=np.float64)
-        shown = np.flatnonzero(position[r0:r0 + len(rows)] >= 0)
-        for s0 in range(0, len(shown), step):
-            local = shown[s0:s0 + step]
-            ordered = np.take(rows[local], order, axis=1)
-            bad = ~np.isfinite(ordered)
+    tr, tc = tile
+    columns = [_Segments(np.arange(c0, min(n_rows, c0 + tc)), position, k, hotspot, n_hotspots)
+               for c0 in range(0, n_rows, tc)]
+    for r0 in range(0, n_rows, tr):
+        rows = _Segments(np.arange(r0, min(n_rows, r0 + tr)), position, k, hotspot, n_hotspots)
+        if not len(rows.local):
+            continue
+        for c0, cols in zip(range(0, n_rows, tc), columns):
+            if not len(cols.local):
+                continue
+            t = np.asarray(read_tile(r0, r0 + len(rows.channels), c0, c0 + len(cols.channels)), dtype=np.float64)
+            values = t[np.ix_(rows.local, cols.local)]  # both in OPTICS order
+            bad = ~np.isfinite(values)
             if bad.any():  # pairs not computed count for nothing
-                ordered[bad] = 0.0
-                seg_counts = np.add.reduceat(~bad, seg, axis=1, dtype=np.float64)
+                values[bad] = 0.0
+                seg_counts = np.add.reduceat(~bad, cols.starts, axis=1, dtype=np.float64)
             else:
-                seg_counts = np.broadcast_to(widths, (len(local), len(seg)))
-            seg_sums = np.add.reduceat(ordered, seg, axis=1)
-            row_pos = position[r0 + local]
-            np.add.at(sums, row_pos // k, np.add.reduceat(seg_sums, block_first, axis=1))
-            np.add.at(counts, row_pos // k, np.add.reduceat(seg_counts, block_first, axis=1))
-            row_hot = hotspot[r0 + local]
-            mine = row_hot >= 0
+                seg_counts = np.broadcast_to(cols.widths, (len(values), len(cols.starts)))
+            seg_sums = np.add.reduceat(values, cols.starts, axis=1)
+            # rows added up by block, then into the blocks x segments of this tile
+            at = np.ix_(rows.block[rows.starts], cols.block[cols.starts])
+            np.add.at(sums, at, np.add.reduceat(seg_sums, rows.starts, axis=0))
+            np.add.at(counts, at, np.add.reduceat(seg_counts, rows.starts, axis=0))
+            mine = rows.label >= 0
             if mine.any() and n_hotspots:
-                np.add.at(hsums, row_hot[mine], seg_sums[mine] @ seg_hot)
-                np.add.at(hcounts, row_hot[mine], seg_counts[mine] @ seg_hot)
+                np.add.at(hsums, rows.label[mine], seg_sums[mine] @ cols.hot)
+                np.add.at(hcounts, rows.label[mine], seg_counts[mine] @ cols.hot)
     return _symmetric_mean(sums, counts), _symmetric_mean(hsums, hcounts)
+
+
+class _Segments:
+    """The channels of one tile's rows or columns that are in the ordering, sorted by position
+    (``local``: their indices in the tile), cut into segments that lie in one block and carry
+    one hotspot label: a block's sum, and a hotspot's, is a sum of whole segments."""
+
+    def __init__(self, channels, position, k, hotspot, n_hotspots):
+        self.channels = channels
+        shown = channels[position[channels] >= 0]
+        shown = shown[np.argsort(position[shown], kind="stable")]
+        self.local = shown - channels[0] if len(channels) else shown
+        self.block = position[shown] // k
+        self.label = hotspot[shown]
+        change = (np.diff(self.block) != 0) | (np.diff(self.label) != 0)
+        self.starts = np.concatenate([[0], np.flatnonzero(change) + 1]).astype(np.int64) if len(shown) else \
+            np.zeros(0, dtype=np.int64)
+        self.widths = np.diff(np.append(self.starts, len(shown))).astype(np.float64)
+        self.hot = np.zeros((len(self.starts), n_hotspots))  # which hotspot each segment is (one-hot)
+        held = self.label[self.starts] >= 0 if len(shown) else np.zeros(0, dtype=bool)
+        self.hot[np.flatnonzero(held), self.label[self.starts][held]] = 1.0
 
 
 def _symmetric_mean(sums, counts):
@@ -269,9 +286,14 @@ def runs(labels) -> list:
 
 def spaces_view(path, max_cells: int = MAX_CELLS) -> dict:
     """The member x member NMI of whole latent spaces, members grouped by method and value (as
-    :func:`infofrag.figures.plot_spaces` orders them), block-averaged above ``max_cells``."""
+    :func:`infofrag.figures.plot_spaces` orders them), block-averaged above ``max_cells``.
+
+    The Monte Carlo estimate (with its standard error) where it covers every pair the
+    fingerprint estimate covers; else (Monte Carlo run for some members only) the fingerprint
+    estimate, complete, with the Monte Carlo value beside it where there is one."""
     with open_lazy(path) as ds:
-        require(ds, path, ("nmi", "nmi_se", "member", "group_id", "group_method", "group_param", "group_value"))
+        require(ds, path, ("nmi", "nmi_se", "fp_nmi", "member", "group_id", "group_method", "group_param",
+                           "group_value"))
         gid = np.asarray(ds["group_id"].values)
         gvalue = np.asarray(ds["group_value"].values, dtype=float)
         gmethod = [str(m) for m in ds["group_method"].values]
@@ -280,17 +302,25 @@ def spaces_view(path, max_cells: int = MAX_CELLS) -> dict:
                                                             0.0 if np.isnan(gvalue[g]) else gvalue[g], g))
         order = [int(i) for g in gorder for i in np.flatnonzero(gid == g)]
         names = [str(m) for m in ds["member"].values]
-        nmi = np.asarray(ds["nmi"].values, dtype=np.float64)[np.ix_(order, order)]
-        se = np.asarray(ds["nmi_se"].values, dtype=np.float64)[np.ix_(order, order)]
+        at = np.ix_(order, order)
+        mc, se = np.asarray(ds["nmi"].values, np.float64)[at], np.asarray(ds["nmi_se"].values, np.float64)[at]
+        fp = np.asarray(ds["fp_nmi"].values, np.float64)[at]
+    partial = bool((np.isfinite(fp) & ~np.isfinite(mc)).any())
+    nmi, other = (fp, mc) if partial else (mc, se)
     k = block_size(len(order), max_cells)
     if k > 1:
-        starts = np.arange(0, len(order), k)
-        finite = np.isfinite(nmi)
-        counts = np.add.reduceat(np.add.reduceat(finite.astype(float), starts, 0), starts, 1)
-        sums = np.add.reduceat(np.add.reduceat(np.where(finite, nmi, 0.0), starts, 0), starts, 1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            nmi = np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)
-        se = None
+        nmi, other = _block_nanmean(nmi, k), None
     sizes = [int(np.sum(gid == g)) for g in gorder]
-    return {"order": [names[i] for i in order], "nmi": nmi, "se": se, "block": k,
+    return {"order": [names[i] for i in order], "nmi": nmi, "estimate": "fingerprint" if partial else "Monte Carlo",
+            "se": None if partial else other, "monte_carlo": other if partial else None, "block": k,
             "groups": [group_label(gmethod[g], gparam[g], gvalue[g]) for g in gorder], "sizes": sizes}
+
+
+def _block_nanmean(a: np.ndarray, k: int) -> np.ndarray:
+    """Means of the finite entries over k x k blocks (the last ones may be smaller); NaN where none."""
+    starts = np.arange(0, len(a), k)
+    finite = np.isfinite(a)
+    counts = np.add.reduceat(np.add.reduceat(finite.astype(float), starts, 0), starts, 1)
+    sums = np.add.reduceat(np.add.reduceat(np.where(finite, a, 0.0), starts, 0), starts, 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(counts > 0, sums / np.where(counts > 0, counts, 1.0), np.nan)

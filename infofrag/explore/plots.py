@@ -46,14 +46,17 @@ def overview(z: np.ndarray, n: int, k: int, hotspot_runs: list, distance: str, c
                              zmin=0, zmax=1, colorscale=NMI_SCALE, hoverinfo="none", name="NMI",
                              colorbar=dict(title=dict(text=what, side="right"), len=0.74, y=0.0,
                                            yanchor="bottom", thickness=14)), row=2, col=1)
-    for h, a, b in hotspot_runs:  # a black frame under the coloured one: visible on any NMI
-        for name, colour, width in ((f"outline H{h}", "black", FRAME_WIDTH + 2.5),
-                                    (f"H{h}", colours[h % len(colours)], FRAME_WIDTH)):
-            fig.add_shape(type="rect", x0=a - 0.5, x1=b - 0.5, y0=a - 0.5, y1=b - 0.5, xref="x2", yref="y2",
-                          line=dict(color=colour, width=width), name=name)
-    for h, centre in _named_runs(hotspot_runs, n):
-        fig.add_annotation(x=centre, y=1.0, xref="x", yref="y domain", yanchor="bottom", text=f"<b>H{h}</b>",
-                           showarrow=False, font=dict(color=colours[h % len(colours)], size=11))
+    # each frame is a black one under the coloured one (visible on any NMI); set in one go (plotly
+    # validates every add_shape call: seconds for hundreds of frames)
+    fig.update_layout(
+        shapes=[dict(type="rect", x0=a - 0.5, x1=b - 0.5, y0=a - 0.5, y1=b - 0.5, xref="x2", yref="y2",
+                     line=dict(color=colour, width=width), name=name)
+                for h, a, b in hotspot_runs
+                for name, colour, width in ((f"outline H{h}", "black", FRAME_WIDTH + 2.5),
+                                            (f"H{h}", colours[h % len(colours)], FRAME_WIDTH))],
+        annotations=[dict(x=centre, y=1.0, xref="x", yref="y domain", yanchor="bottom", text=f"<b>H{h}</b>",
+                          showarrow=False, font=dict(color=colours[h % len(colours)], size=11))
+                     for h, centre in _named_runs(hotspot_runs, n)])
     units = "VI, bits" if distance == "vi" else "-ln NMI"
     axis = "channel position in the OPTICS ordering" + ("" if k == 1 else f" ({k} channels a cell)")
     fig.update_xaxes(range=[-0.5, n - 0.5], row=1, col=1)
@@ -79,8 +82,8 @@ def _named_runs(hotspot_runs: list, n: int) -> list:
     return sorted(placed, key=lambda p: p[1])
 
 
-#: above this many members the spaces view's hover leaves out the standard errors (they would
-#: double the view's weight in the page: 1 MB at 500 members)
+#: above this many members the spaces view's hover leaves out the standard errors (or the Monte
+#: Carlo values): they would double the view's weight in the page (1 MB at 500 members)
 MAX_SE_MEMBERS = 200
 
 
@@ -91,23 +94,26 @@ def spaces(view: dict) -> str:
 
     names, k, z = view["order"], view["block"], view["nmi"]
     m = len(names)
-    if k == 1 and m <= MAX_SE_MEMBERS:
-        heat = go.Heatmap(z=np.asarray(z, np.float32), x=names, y=names,
-                          customdata=np.asarray(view["se"], np.float32),
-                          hovertemplate="%{y} vs %{x}<br>NMI %{z:.3f} ± %{customdata:.3f} (Monte Carlo se)"
-                                        "<extra></extra>",
-                          zmin=0, zmax=1, colorscale=NMI_SCALE, colorbar=dict(title=dict(text="NMI")))
-    elif k == 1:
-        heat = go.Heatmap(z=np.asarray(z, np.float32), x=names, y=names,
-                          hovertemplate="%{y} vs %{x}<br>NMI %{z:.3f}<extra></extra>",
-                          zmin=0, zmax=1, colorscale=NMI_SCALE, colorbar=dict(title=dict(text="NMI")))
-    else:
+    what = f"NMI ({view['estimate']})"
+    common = dict(zmin=0, zmax=1, colorscale=NMI_SCALE)
+    if k > 1:
         starts = list(range(0, m, k))
         labels = [f"{names[s]} .. {names[min(m, s + k) - 1]}" for s in starts]
-        heat = go.Heatmap(z=np.asarray(z, np.float32), x=labels, y=labels,
-                          hovertemplate="members %{y}<br>vs %{x}<br>mean NMI %{z:.3f}<extra></extra>",
-                          zmin=0, zmax=1, colorscale=NMI_SCALE,
-                          colorbar=dict(title=dict(text=f"mean NMI of {k} x {k} members")))
+        heat = go.Heatmap(z=np.asarray(z, np.float32), x=labels, y=labels, **common,
+                          hovertemplate=f"members %{{y}}<br>vs %{{x}}<br>mean {what} %{{z:.3f}}<extra></extra>",
+                          colorbar=dict(title=dict(text=f"mean {what}<br>of {k} x {k} members")))
+    elif view["se"] is not None and m <= MAX_SE_MEMBERS:
+        heat = go.Heatmap(z=np.asarray(z, np.float32), x=names, y=names, customdata=np.asarray(view["se"], np.float32),
+                          hovertemplate="%{y} vs %{x}<br>NMI %{z:.3f} ± %{customdata:.3f} (Monte Carlo se)"
+                                        "<extra></extra>", colorbar=dict(title=dict(text=what)), **common)
+    elif view["monte_carlo"] is not None and m <= MAX_SE_MEMBERS:
+        heat = go.Heatmap(z=np.asarray(z, np.float32), x=names, y=names,
+                          customdata=np.asarray(view["monte_carlo"], np.float32),
+                          hovertemplate="%{y} vs %{x}<br>NMI %{z:.3f} (fingerprint); Monte Carlo %{customdata:.3f}"
+                                        "<extra></extra>", colorbar=dict(title=dict(text=what)), **common)
+    else:
+        heat = go.Heatmap(z=np.asarray(z, np.float32), x=names, y=names, colorbar=dict(title=dict(text=what)),
+                          hovertemplate=f"%{{y}} vs %{{x}}<br>{what} %{{z:.3f}}<extra></extra>", **common)
     fig = go.Figure(heat)
     ends = np.cumsum(view["sizes"])
     for e in ends[:-1]:

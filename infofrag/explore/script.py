@@ -334,7 +334,7 @@ SCRIPT = r"""
       x: h.channels.flatMap(() => factors), y: h.channels.flatMap((i) => ch.factor_nmi[i]),
       text: h.channels.flatMap((i) => factors.map(() => short(i))), marker: {color: "black", size: 6, opacity: 0.7},
       hovertemplate: "%{text}: NMI with %{x} %{y:.3f}<extra></extra>"});
-    Plotly.react($("factor-profile"), traces, {template: overview.layout.template, height: 300,
+    Plotly.react($("factor-profile"), traces, {template: overview && overview.layout.template, height: 300,
       margin: {l: 60, r: 10, t: 30, b: 50}, title: {text: "What it encodes: NMI with each factor", font: {size: 13}},
       yaxis: {title: {text: "NMI (0 to 1)"}, range: [0, 1.05]}, xaxis: {title: {text: "ground-truth factor"}},
       legend: {orientation: "h", y: -0.3}}, CONFIG);
@@ -415,6 +415,7 @@ SCRIPT = r"""
     if (fig) {
       const select = $("fusion-colour");
       select.replaceChildren(...F.factors.map((f, j) => node("option", {value: String(j)}, f)));
+      select.value = String(F.first);
       select.parentElement.hidden = F.factors.length < 2;
       select.addEventListener("change", () => {
         const f = Number(select.value);

@@ -18,22 +18,36 @@ from ..store.fingerprint import channel_id, split_id
 log = logging.getLogger(__name__)
 
 
-def choose_targets(sim, hot: dict, target: str, beta=None):
-    """The channel ids to fuse, and a message when there are none.
+def choose_targets(sim, hot: dict, target: str, beta=None, max_targets: int | None = None):
+    """The channel ids to fuse, and a message when there are none or some were left out.
 
     ``hotspots``: each hotspot's representative; ``ensemble``: every informative channel (as the
-    hotspots stage decided: ``hot["informative"]``); ``beta``: those of one beta."""
+    hotspots stage decided: ``hot["informative"]``); ``beta``: those of one beta. Beyond
+    ``max_targets``: the representatives of the largest hotspots, or the most informative
+    channels (each target's fingerprint is held, N x N, while fusing)."""
     if target == "hotspots":
         if hot.get("status") != "ok" or not hot.get("hotspots"):
             return [], f"no hotspot to fuse: {hot.get('message') or hot.get('status')}"
-        return [channel_id(h["representative"]["member"], h["representative"]["channel"])
-                for h in hot["hotspots"]], ""
+        spots = hot["hotspots"]
+        if max_targets is not None and len(spots) > max_targets:
+            spots = sorted(spots, key=lambda h: (-int(h["size"]), int(h["id"])))[:max_targets]
+            spots = sorted(spots, key=lambda h: int(h["id"]))
+            note = (f"the representatives of the {max_targets} largest of {len(hot['hotspots'])} hotspots "
+                    f"(boost.max_targets)")
+        else:
+            note = ""
+        return [channel_id(h["representative"]["member"], h["representative"]["channel"]) for h in spots], note
     chosen = list(hot["informative"])
     if target == "beta":
         betas = dict(zip((str(c) for c in sim["channel_id"].values), sim["beta"].values))
         chosen = [c for c in chosen if np.isclose(betas[c], float(beta))]
     if not chosen:
         return [], f"no channel above {hot['info_threshold']} bits to fuse for target '{target}'"
+    if max_targets is not None and len(chosen) > max_targets:
+        info = dict(zip((str(c) for c in sim["channel_id"].values), sim["info_bits"].values))
+        keep = set(sorted(chosen, key=lambda c: -float(info[c]))[:max_targets])
+        note = f"the {max_targets} most informative of {len(chosen)} channels (boost.max_targets)"
+        return [c for c in chosen if c in keep], note
     return chosen, ""
 
 
@@ -106,10 +120,13 @@ def run(similarity_path, hotspots_path, sample_path, fingerprint_paths: list, se
     sim = similarity_store.read(similarity_path, check=False)  # inputs verified by the job
     hot = json.loads(open(hotspots_path).read())
     sample = sample_store.read(sample_path, check=False)
-    targets, message = choose_targets(sim, hot, settings["target"], settings.get("beta"))
+    targets, message = choose_targets(sim, hot, settings["target"], settings.get("beta"), settings["max_targets"])
     result = {"target": settings["target"], "objective": settings["objective"], "dim": settings["dim"],
               "n_targets": len(targets),
               "targets": [{"member": m, "channel": c} for m, c in map(split_id, targets)]}
+    if targets and message:
+        result["targets_note"] = message
+        log.info("boost: %s", message)
     mu = logvar = np.zeros((sample.n, settings["dim"]), np.float32)
     curve = []
     if targets:

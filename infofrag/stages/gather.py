@@ -68,6 +68,8 @@ def run(members: dict, fingerprint_paths: list, shard_paths: list, out_store, bo
     scratch_dir = Path(out_store).resolve().parent
     with tempfile.TemporaryDirectory(prefix=".gather-", dir=scratch_dir) as scratch:
         def matrix(variable: str) -> np.ndarray:
+            for old in Path(scratch).glob("*.npy"):  # the previous variable's, written by now
+                old.unlink()
             mat = np.lib.format.open_memmap(Path(scratch) / f"{variable}.npy", mode="w+", dtype=np.float64,
                                             shape=(M, M))
             for path, ia, ib in shards:

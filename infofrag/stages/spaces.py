@@ -44,7 +44,7 @@ from ..errors import StoreError
 from ..estimators import bhattacharyya, information, similarity
 from ..measures import nmi_vi_scalar, resolution_bits
 from ..montecarlo import monte_carlo
-from ..store.spaces import ALL_PAIR_VARIABLES, PAIR_VARIABLES, mirrored
+from ..store.spaces import MC_VARIABLES, PAIR_VARIABLES, mirrored
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +118,11 @@ def space_fingerprint(mu, logvar, device=None) -> np.ndarray:
     return bhattacharyya(mu[None], logvar[None], device=device)[0]
 
 
-def fingerprint_terms(Da, Db=None) -> dict:
+def fingerprint_terms(Da, Db=None, device=None, dtype=None) -> dict:
     """The fingerprint estimate of every pair: {fp_<variable>: [M, K]} (``Db`` None: pairs within
-    ``Da``, NMI exactly 1 and VI 0 on the diagonal)."""
-    nmi, vi, t = similarity(Da, Db, return_terms=True)
+    ``Da``, NMI exactly 1 and VI 0 on the diagonal). ``Da``, ``Db``: distance stacks or
+    :class:`infofrag.estimators.PosteriorSpaces`."""
+    nmi, vi, t = similarity(Da, Db, return_terms=True, device=device, dtype=dtype)
     M, K = nmi.shape
     return {"fp_nmi": nmi, "fp_vi": vi,
             "fp_i_u": np.broadcast_to(t.i_a[:, None], (M, K)),
@@ -135,10 +136,11 @@ def _settings(settings: dict) -> dict:
     return {k: int(settings[k]) for k in SETTINGS}
 
 
-def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_store, threads: int = 1,
-        device=None) -> dict:
-    """One shard: every member of block A (``rows``: their posteriors stores, member order)
-    against every member of block B (``cols``); settings: samples, repeats, seed."""
+def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_store, groups: dict | None = None,
+        threads: int = 1, device=None) -> dict:
+    """One shard: the Monte Carlo estimates of the members of block A (``rows``: their posteriors
+    stores, member order) against those of block B (``cols``) -- every pair, or with ``groups``
+    ({member: group}) the pairs within a group only; settings: samples, repeats, seed."""
     import torch
 
     torch.set_num_threads(threads)
@@ -148,42 +150,39 @@ def run(rows: list, cols: list, block_a: str, block_b: str, settings: dict, out_
     posts = {p.member: p for p in row_posts + col_posts}
     m_names, n_names = [p.member for p in row_posts], [p.member for p in col_posts]
     same = m_names == n_names
-    values = {v: np.full((len(m_names), len(n_names)), np.nan) for v in ALL_PAIR_VARIABLES}
-    gone = np.zeros((len(m_names), len(n_names)), dtype=bool)  # a collapsed space: NMI undefined
+    values = {v: np.full((len(m_names), len(n_names)), np.nan) for v in MC_VARIABLES}
+    estimated = np.zeros((len(m_names), len(n_names)), dtype=bool)
     n_pairs = 0
     for i, a in enumerate(m_names):
         for j, b in enumerate(n_names):
-            if same and j < i:
+            if (same and j < i) or (groups is not None and groups[a] != groups[b]):
                 continue
             est = compare(posts[a].mu, posts[a].logvar, posts[b].mu, posts[b].logvar, samples=s["samples"],
                           repeats=s["repeats"], seed=s["seed"], names=(a, b), device=device)
+            est.pop("collapsed")  # the gather decides, from each member's own estimate
             n_pairs += 1
-            if any(est.pop("collapsed")):
-                gone[i, j] = True
-                if same:
-                    gone[j, i] = True
+            estimated[i, j] = True
+            if same:
+                estimated[j, i] = True
             for v, (val, se) in est.items():
                 values[v][i, j], values[f"{v}_se"][i, j] = val, se
                 if same and i != j:  # the pair (b, a): the same numbers, U and V swapped
                     values[mirrored(v)][j, i], values[mirrored(f"{v}_se")][j, i] = val, se
-    Da = np.stack([space_fingerprint(posts[m].mu, posts[m].logvar, device) for m in m_names])
-    Db = None if same else np.stack([space_fingerprint(posts[m].mu, posts[m].logvar, device) for m in n_names])
-    values.update(fingerprint_terms(Da, Db))
-    values["fp_nmi"] = np.where(gone, np.nan, values["fp_nmi"])
-    N = int(posts[m_names[0]].mu.shape[0])
-    spaces_store.write_shard(out_store, values, m_names, n_names, block_a, block_b, {**s, "n_points": N})
+    N = int(next(iter(posts.values())).mu.shape[0])
+    spaces_store.write_shard(out_store, values, estimated, m_names, n_names, block_a, block_b, {**s, "n_points": N})
     return {"n_pairs_estimated": n_pairs, "n_points": N}
 
 
 # --------------------------------------------------------------------------- gather
 
-def assemble(members: list, shard_paths: list, settings: dict) -> dict:
-    """The [M, M] matrices of every pair variable from the shards (each mirrored across the
-    diagonal, U and V swapped); a pair no shard covers is an error naming it."""
+def assemble(members: list, shard_paths: list, settings: dict, wanted) -> tuple[dict, np.ndarray]:
+    """The [M, M] Monte Carlo matrices of every pair variable from the shards (each mirrored
+    across the diagonal, U and V swapped; NaN where no estimate) and which pairs have one; a
+    pair ``wanted`` ([M, M] bool) that no shard estimated is an error naming it."""
     pos = {m: i for i, m in enumerate(members)}
     M = len(members)
-    mats = {v: np.full((M, M), np.nan) for v in ALL_PAIR_VARIABLES}
-    covered = np.zeros((M, M), dtype=bool)
+    mats = {v: np.full((M, M), np.nan) for v in MC_VARIABLES}
+    estimated = np.zeros((M, M), dtype=bool)
     s = _settings(settings)
     for path in shard_paths:
         shard = spaces_store.read_shard(path, check=False)  # verified by the job
@@ -191,22 +190,44 @@ def assemble(members: list, shard_paths: list, settings: dict) -> dict:
             raise StoreError(f"spaces_gather: shard '{path}' was computed with other settings "
                              f"({ {k: shard.attrs[k] for k in SETTINGS} }, expected {s})")
         try:
-            im = np.array([pos[str(a)] for a in shard["m"].values])
-            jn = np.array([pos[str(b)] for b in shard["n"].values])
+            im = np.array([pos[str(a)] for a in shard["m"].values], dtype=int)
+            jn = np.array([pos[str(b)] for b in shard["n"].values], dtype=int)
         except KeyError as exc:
             raise StoreError(f"spaces_gather: shard '{path}' holds member {exc} that is not in the ensemble") from None
+        done = np.asarray(shard["monte_carlo"].values, dtype=bool)
         diagonal = list(shard["m"].values) == list(shard["n"].values)  # holds both orders already
+        ii, jj = np.nonzero(done)
         for v, mat in mats.items():
-            mat[np.ix_(im, jn)] = shard[v].values
+            vals = np.asarray(shard[v].values)[ii, jj]
+            mat[im[ii], jn[jj]] = vals
             if not diagonal:
-                mats[mirrored(v)][np.ix_(jn, im)] = shard[v].values.T
-        covered[np.ix_(im, jn)] = covered[np.ix_(jn, im)] = True
-    holes = np.argwhere(~covered)  # not NaN: a collapsed member's NMIs are NaN by design
+                mats[mirrored(v)][jn[jj], im[ii]] = vals
+        estimated[im[ii], jn[jj]] = estimated[jn[jj], im[ii]] = True
+    holes = np.argwhere(wanted & ~estimated)  # not NaN: a collapsed member's NMIs are NaN by design
     if len(holes):
         a, b = holes[0]
         raise StoreError(f"spaces_gather: {len(holes)} member pair(s) have no value (first: {members[a]} x "
                          f"{members[b]}); a spaces shard is missing or incomplete")
-    return mats
+    return mats, estimated
+
+
+def fingerprint_pairs(posts: list, device=None) -> dict:
+    """The fingerprint estimate of every member pair, {fp_<variable>: [M, M]}: one pass of the
+    similarity kernel over the members' whole spaces, their distances computed as it uses them
+    (:class:`infofrag.estimators.PosteriorSpaces`; a member with fewer channels is padded with
+    channels that tell no points apart, which add nothing), in float64 like the rest of the stage."""
+    import torch
+
+    from ..estimators import PosteriorSpaces
+
+    d = max(int(p.mu.shape[1]) for p in posts)
+    N = int(posts[0].mu.shape[0])
+    mu = np.zeros((len(posts), N, d))
+    lv = np.zeros((len(posts), N, d))
+    for k, p in enumerate(posts):
+        mu[k, :, :p.mu.shape[1]] = p.mu
+        lv[k, :, :p.mu.shape[1]] = p.logvar
+    return fingerprint_terms(PosteriorSpaces(mu, lv), device=device, dtype=torch.float64)
 
 
 def groups_of(members: list, labels: dict) -> list[dict]:
@@ -240,13 +261,17 @@ def consistency(nmi, nmi_se) -> tuple[float, float]:
     return mean, float(math.sqrt((k - 1) / k * np.sum((loo - loo.mean()) ** 2)))
 
 
-def group_result(group: dict, index: dict, posts: dict, pairs: dict, settings: dict, device=None) -> dict:
+def group_result(group: dict, index: dict, posts: dict, pairs: dict, settings: dict, chosen=None,
+                 device=None) -> dict:
     """A group's concatenated space against its best member (Monte Carlo, same draws), the
-    fingerprint information of both, and the group's consistency."""
-    names = group["members"]
+    fingerprint information of both, and the group's consistency. ``chosen``: the members with
+    Monte Carlo estimates (None: all); the concatenation and the Monte Carlo consistency are over
+    the group's chosen members, the fingerprint consistency over all of them."""
+    everyone = group["members"]
+    names = [m for m in everyone if chosen is None or m in chosen]
     idx = np.array([index[m] for m in names])
     info = pairs["i_u"][idx, idx]
-    best = names[int(np.argmax(info))]
+    best = names[int(np.nanargmax(info))] if np.isfinite(info).any() else names[0]
     b = index[best]
     out = dict(group, best=best)
     if len(names) == 1:  # the concatenation is the member itself
@@ -273,33 +298,58 @@ def group_result(group: dict, index: dict, posts: dict, pairs: dict, settings: d
     live = idx[~np.isnan(pairs["nmi"][idx, idx])]
     sub = np.ix_(live, live)
     out["group_consistency"], out["group_consistency_se"] = consistency(pairs["nmi"][sub], pairs["nmi_se"][sub])
-    out["group_fp_consistency"] = consistency(pairs["fp_nmi"][sub], np.zeros((len(live),) * 2))[0]
+    all_idx = np.array([index[m] for m in everyone])
+    live_fp = all_idx[~np.isnan(pairs["fp_nmi"][all_idx, all_idx])]
+    out["group_fp_consistency"] = consistency(pairs["fp_nmi"][np.ix_(live_fp, live_fp)],
+                                              np.zeros((len(live_fp),) * 2))[0]
     return out
 
 
 def gather(labels: dict, latent_dims: dict, posterior_paths: list, shard_paths: list, settings: dict,
-           out_store, threads: int = 1, device=None):
-    """``spaces.zarr`` from the shards, with each group's concatenated space; returns the Dataset.
+           out_store, monte_carlo: dict | None = None, threads: int = 1, device=None):
+    """``spaces.zarr`` from the shards, every pair's fingerprint estimate and each group's
+    concatenated space; returns the Dataset.
 
     labels: {member: Member.labels()} in member order; latent_dims: {member: d};
-    posterior_paths: each member's posteriors store, in member order."""
+    posterior_paths: each member's posteriors store, in member order; monte_carlo: which pairs
+    the shards estimated, ``{"members": [...], "cross_groups": bool, "per_group": k or None}``
+    (:class:`infofrag.config.SpacesPlan`; None: every pair)."""
     import torch
 
     torch.set_num_threads(threads)
     s = _settings(settings)
     members = list(labels)
-    pairs = assemble(members, shard_paths, s)
+    M = len(members)
+    groups = groups_of(members, labels)
+    group_of = {m: k for k, g in enumerate(groups) for m in g["members"]}
+    chosen = set(members if monte_carlo is None else monte_carlo["members"])
+    cross = monte_carlo is None or monte_carlo["cross_groups"]
+    picked = np.array([m in chosen for m in members])
+    gid = np.array([group_of[m] for m in members])
+    wanted = picked[:, None] & picked[None, :] & (True if cross else gid[:, None] == gid[None, :])
+    pairs, estimated = assemble(members, shard_paths, s, wanted)
     posts = {m: posteriors_store.read(p, check=False) for m, p in zip(members, posterior_paths)}  # verified by the job
-    index = {m: i for i, m in enumerate(members)}
-    groups = [group_result(g, index, posts, pairs, s, device) for g in groups_of(members, labels)]
+    pairs.update(fingerprint_pairs([posts[m] for m in members], device))
     N = int(posts[members[0]].mu.shape[0])
-    gone = [collapsed(pairs["i_u"][k, k], pairs["i_u_se"][k, k], N) for k in range(len(members))]
-    ds = spaces_store.build(members, labels, latent_dims, pairs, groups,
-                            {**s, "n_points": N, "log2_n": math.log2(N), "collapsed_below_bits": resolution_bits(N)},
-                            collapsed=gone)
+    floor = resolution_bits(N)
+    gone = np.array([collapsed(pairs["i_u"][k, k], pairs["i_u_se"][k, k], N) if picked[k]
+                     else bool(pairs["fp_i_u"][k, k] <= floor) for k in range(M)])
+    for v in ("nmi", "nmi_se", "fp_nmi"):  # a collapsed space's NMI is undefined, in both estimates
+        pairs[v][gone, :] = np.nan
+        pairs[v][:, gone] = np.nan
+    index = {m: i for i, m in enumerate(members)}
+    results = [group_result(g, index, posts, pairs, s, None if monte_carlo is None else chosen, device)
+               for g in groups]
+    per_group = None if monte_carlo is None else monte_carlo["per_group"]
+    n_estimated = int(np.triu(estimated).sum())
+    ds = spaces_store.build(members, labels, latent_dims, pairs, results,
+                            {**s, "n_points": N, "log2_n": math.log2(N), "collapsed_below_bits": floor,
+                             "monte_carlo_members": "all" if per_group is None else int(per_group),
+                             "monte_carlo_cross_groups": int(cross), "monte_carlo_pairs": n_estimated},
+                            collapsed=gone, monte_carlo=estimated)
     spaces_store.write(out_store, ds)
-    if gone := collapsed_sentence(ds):
-        log.warning("spaces: %s", gone)
+    if sentence := collapsed_sentence(ds):
+        log.warning("spaces: %s", sentence)
     return ds
 
 

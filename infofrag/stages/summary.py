@@ -148,6 +148,11 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
     page.add("h1", "infofrag summary")
     page.add("p", f"{sim.attrs['n_members']} ensemble members, {sim.attrs['n_channels']} channels, "
                   f"{hot['n_informative']} informative (more than {hot['info_threshold']:g} bits).")
+    explorer = page.add("p", "Look at the fragments interactively: ")
+    link = ET.SubElement(explorer, "a", href="../explore/index.html")
+    link.text = "the explorer"
+    link.tail = (" (explore/index.html: hotspots in the OPTICS ordering, each hotspot's channels, factors and "
+                 "members, a member's channels, the fusion and whole spaces; one file that opens offline).")
     from .hotspots import collapse_message
 
     if collapse := collapse_message(hot):

@@ -2,14 +2,15 @@
 gathered store ``spaces.zarr``.
 
 ``spaces/shards/<A>__<B>.zarr`` (one block pair): variables over (m, n), m the members of
-block A and n those of block B (coords: member names), every pair complete (a block against
-itself holds both orders): :data:`PAIR_VARIABLES` with their ``_se`` (Monte Carlo: mean of the
-repeats and its standard error) and :data:`FP_VARIABLES` (the Bhattacharyya-fingerprint
-estimate of the same terms, no standard error). Attrs block_a, block_b, samples, repeats, seed,
-n_points.
+block A and n those of block B that have Monte Carlo estimates (coords: member names; a block
+against itself holds both orders): :data:`PAIR_VARIABLES` with their ``_se`` (Monte Carlo: mean
+of the repeats and its standard error), NaN for the pairs not estimated, and ``monte_carlo``
+(bool: which pairs are). Attrs block_a, block_b, samples, repeats, seed, n_points.
 
 ``spaces.zarr`` (gathered): the same variables over (m, n), both indexing the members in member
-order (integer positions); symmetric, with I(U;X) of (m, n) the I(V;X) of (n, m) (on the
+order (integer positions); the Monte Carlo variables where ``monte_carlo`` (m, n) is true (the
+pairs ``spaces.monte_carlo_members`` chose; NaN elsewhere), the fingerprint estimate (fp_*) for
+every pair; symmetric, with I(U;X) of (m, n) the I(V;X) of (n, m) (on the
 diagonal, a member against itself, i_u and i_v are two estimates of its information from
 independent draws); coords on m: member, method, param, value, seed (as in
 ``similarity.zarr``: param "" and value NaN where a member sweeps nothing, seed -1 for an
@@ -20,12 +21,16 @@ group_method, group_param, group_value, group_size, group_best (the member with 
 information); variables group_info (I(X;concatenation of the group's spaces)), group_best_info,
 group_excess (group_info - group_best_info, from the same draws), each with ``_se``;
 group_consistency and its ``_se`` (mean off-diagonal NMI within the group), group_fp_info,
-group_fp_best_info, group_fp_consistency. ``collapsed`` (m): the member's whole space carries no
-information it can be told to carry (its Monte Carlo I(U;X) at most the sample's resolution,
-attr collapsed_below_bits, or within three standard errors of 0): its NMI with any member, in
-both estimates, is NaN, and its group's consistency leaves it out. Attrs: samples, repeats, seed,
-n_points, log2_n (the ceiling of every information here), collapsed_below_bits, n_members,
-n_groups, description. Information in bits.
+group_fp_best_info, group_fp_consistency (the Monte Carlo group values over the group's members
+with Monte Carlo estimates, group_fp_consistency over all its members). ``collapsed`` (m): the
+member's whole space carries no information it can be told to carry (its Monte Carlo I(U;X) at
+most the sample's resolution, attr collapsed_below_bits, or within three standard errors of 0;
+for a member without Monte Carlo estimates, its fingerprint information at most the
+resolution): its NMI with any member, in both estimates, is NaN, and its group's consistency
+leaves it out. Attrs: samples, repeats, seed, n_points, log2_n (the ceiling of every information
+here), collapsed_below_bits, monte_carlo_members (``all`` or the members per group),
+monte_carlo_pairs (how many unordered pairs have estimates), n_members, n_groups, description.
+Information in bits.
 """
 
 from __future__ import annotations
@@ -39,8 +44,10 @@ from .zarr_io import open_dataset, require, strings, write_dataset
 PAIR_VARIABLES = ("nmi", "vi", "i_u", "i_v", "i_uu", "i_vv", "i_joint", "shared")
 #: the same terms from the whole-space Bhattacharyya fingerprints
 FP_VARIABLES = tuple(f"fp_{v}" for v in PAIR_VARIABLES)
-#: every (m, n) variable of a shard and of the gathered store
-ALL_PAIR_VARIABLES = PAIR_VARIABLES + tuple(f"{v}_se" for v in PAIR_VARIABLES) + FP_VARIABLES
+#: the Monte Carlo variables of a shard, each pair's value and standard error
+MC_VARIABLES = PAIR_VARIABLES + tuple(f"{v}_se" for v in PAIR_VARIABLES)
+#: every (m, n) number of the gathered store
+ALL_PAIR_VARIABLES = MC_VARIABLES + FP_VARIABLES
 _SWAP = {"i_u": "i_v", "i_v": "i_u", "i_uu": "i_vv", "i_vv": "i_uu"}
 #: per group (dim ``group``)
 GROUP_VARIABLES = ("group_info", "group_info_se", "group_best_info", "group_best_info_se",
@@ -58,12 +65,14 @@ def mirrored(name: str) -> str:
     return ("fp_" if fp else "") + out + ("_se" if se else "")
 
 
-def write_shard(path, values: dict, m_names, n_names, block_a: str, block_b: str, attrs: dict) -> None:
-    """``values``: {variable: [len(m_names), len(n_names)]} for every :data:`ALL_PAIR_VARIABLES`."""
+def write_shard(path, values: dict, estimated, m_names, n_names, block_a: str, block_b: str, attrs: dict) -> None:
+    """``values``: {variable: [len(m_names), len(n_names)]} for every :data:`MC_VARIABLES`;
+    ``estimated``: which pairs have them (bool, same shape)."""
     import xarray as xr
 
-    ds = xr.Dataset({v: (("m", "n"), np.asarray(values[v], dtype=np.float64)) for v in ALL_PAIR_VARIABLES},
-                    coords={"m": strings(m_names), "n": strings(n_names)},
+    data = {v: (("m", "n"), np.asarray(values[v], dtype=np.float64)) for v in MC_VARIABLES}
+    data["monte_carlo"] = (("m", "n"), np.asarray(estimated, dtype=bool))
+    ds = xr.Dataset(data, coords={"m": strings(m_names), "n": strings(n_names)},
                     attrs={"block_a": block_a, "block_b": block_b, **attrs})
     write_dataset(path, ds)
 
@@ -71,12 +80,12 @@ def write_shard(path, values: dict, m_names, n_names, block_a: str, block_b: str
 def read_shard(path, check: bool = True):
     """A shard as an xarray Dataset (coords m, n: member names)."""
     ds = open_dataset(path, check=check)
-    require(ds, path, ALL_PAIR_VARIABLES)
+    require(ds, path, MC_VARIABLES + ("monte_carlo",))
     return ds
 
 
 def build(members: list, labels: dict, latent_dims: dict, pairs: dict, groups: list, attrs: dict,
-          collapsed=None):
+          collapsed=None, monte_carlo=None):
     """The gathered store as an xarray Dataset.
 
     members: names in member order; labels: {name: Member.labels()}; latent_dims: {name: d};
@@ -90,6 +99,7 @@ def build(members: list, labels: dict, latent_dims: dict, pairs: dict, groups: l
     diag = np.arange(M)
     data = {v: (("m", "n"), np.asarray(pairs[v], dtype=np.float64)) for v in ALL_PAIR_VARIABLES}
     data.update({v: ("group", np.array([g[v] for g in groups], dtype=np.float64)) for v in GROUP_VARIABLES})
+    data["monte_carlo"] = (("m", "n"), np.ones((M, M), bool) if monte_carlo is None else np.asarray(monte_carlo, bool))
     return xr.Dataset(
         data,
         coords={

@@ -84,10 +84,26 @@ def open_page(html: Path, width: int = 1400, height: int = 1000):
             session.page.on("console", lambda m: session.console.append((m.type, m.text)))
             session.page.on("pageerror", lambda e: session.errors.append(str(e)))
             session.page.goto(Path(html).resolve().as_uri(), wait_until="load")
-            session.page.wait_for_selector("body[data-ready='yes']", state="attached", timeout=READY_MS)
+            _wait_ready(session)
             yield session
         finally:
             context.close()
+
+
+def _wait_ready(session: Session) -> None:
+    """Wait for the page's script to say it is ready; fail at once, with the errors, if it stopped
+    on one (it would never be ready)."""
+    from playwright.sync_api import TimeoutError
+
+    for _ in range(READY_MS // 500):
+        if session.errors:
+            raise AssertionError(f"the page failed while starting: {session.console_errors}")
+        try:
+            session.page.wait_for_selector("body[data-ready='yes']", state="attached", timeout=500)
+            return
+        except TimeoutError:
+            continue
+    raise AssertionError(f"the page was not ready within {READY_MS / 1000:.0f} s: {session.console_errors}")
 
 
 def plot_point(page, div: str, x: float, y: float, xaxis: str = "xaxis2", yaxis: str = "yaxis2") -> tuple:
@@ -123,10 +139,10 @@ def synthetic_nmi(i: np.ndarray, j: np.ndarray, fragment: np.ndarray, informativ
     small symmetric deterministic wobble (0 to 0.03, 10 levels: compresses like real stores do not,
     so a large store stays small on disk); 1 on the diagonal; NaN where a channel is
     uninformative (pairs bounded, not computed, as in a real run)."""
-    I, J = np.meshgrid(i, j, indexing="ij")
-    same = (fragment[I] == fragment[J]) & (fragment[I] >= 0)
-    wobble = ((I + J) * 7 + np.abs(I - J) * 3) % 10 * (0.03 / 9)
-    out = np.where(same, 0.9, 0.05) + wobble
+    I, J = np.asarray(i)[:, None], np.asarray(j)[None, :]
+    fi, fj = fragment[I], fragment[J]
+    out = np.where((fi == fj) & (fi >= 0), 0.9, 0.05)
+    out += ((I + J) * 7 + np.abs(I - J) * 3) % 10 * (0.03 / 9)
     out[I == J] = 1.0
     out[~(informative[I] & informative[J])] = np.nan
     return out
@@ -180,7 +196,7 @@ def synthetic_run(root: Path, n_channels: int = 120, per_member: int = 10, n_fra
                 "member_param": coord("param"), "member_value": coord("value"), "member_seed": coord("seed")},
         attrs={"n_members": n_members, "n_channels": M})
     sim = root / "similarity.zarr"
-    chunk = min(M, 512)
+    chunk = min(M, store.similarity.CHUNK)  # as the gather stage writes it
     with warnings.catch_warnings():  # text in Zarr 3, consolidated metadata: as the real stores
         warnings.simplefilter("ignore")
         small.to_zarr(sim, mode="w", consolidated=False, zarr_format=3)
@@ -224,7 +240,7 @@ def synthetic_run(root: Path, n_channels: int = 120, per_member: int = 10, n_fra
     write_json(root / "hotspots" / "hotspots.json", hot)
     yy, xx = np.mgrid[0:16, 0:16]
     strips = {f"hotspot {h['id']}: {h['representative']['member']} ch{h['representative']['channel']}":
-              np.stack([np.exp(-((xx - 2 - s) ** 2 + (yy - 8 + h["id"] % 5) ** 2) / 6.0) for s in range(0, 12, 2)])
+              np.stack([np.exp(-((xx - 2 - s) ** 2 + (yy - 8 + h["id"] % 5) ** 2) / 6.0) for s in range(0, 12, 3)])
               for h in hotspots}
     figures.plot_traversals(strips, root / "hotspots" / "traversals.png")
 
@@ -276,7 +292,7 @@ def _synthetic_spaces(path: Path, names: list, labels: list, rng) -> Path:
     return path
 
 
-def copy_run(src: Path, dest: Path) -> Path:
+def copy_results(src: Path, dest: Path) -> Path:
     """A private copy of a finished run's results (the reference runs are read-only)."""
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns("members", "posteriors", "fingerprints", "logs"))
     return dest
@@ -286,3 +302,29 @@ def hotspot_channel_ids(hotspots_json: Path) -> dict:
     """{hotspot id: set of '<member>/<channel>'} as ``hotspots.json`` lists them."""
     hot = json.loads(Path(hotspots_json).read_text())
     return {h["id"]: {f"{m}/{c}" for m, c in h["members"]} for h in hot["hotspots"]}
+
+
+def readme_screenshot(html: Path, png: Path, hotspot: int = 0, member: str | None = None,
+                      width: int = 1400, height: int = 1150) -> dict:
+    """The README's picture of an explorer: hotspot ``hotspot`` selected (its frame drawn thick),
+    ``member``'s channels marked, the overview in the window; returns :func:`screenshot_stats`.
+
+        python -c "import sys; sys.path.insert(0, 'tests'); from helpers.browser import readme_screenshot; \\
+                   readme_screenshot('results/explore/index.html', 'docs/figures/explore.png', member='b1_s0')"
+    """
+    with open_page(html, width=width, height=height) as s:
+        page = s.page
+        if member:
+            page.fill("#member-search", member)
+            page.press("#member-search", "Enter")
+            page.wait_for_selector("#member-channels li")
+        page.click(f"#hotspot-table tr[data-hotspot='{hotspot}']")
+        page.wait_for_selector(f"#hotspot-detail[data-hotspot='{hotspot}']", state="attached")
+        page.evaluate("document.getElementById('overview-section').scrollIntoView()")
+        page.evaluate("window.scrollBy(0, -document.getElementById('controls').offsetHeight - 8)")
+        page.wait_for_timeout(300)  # the overview's redraw with the thick frame
+        shot = page.screenshot()
+        if s.console_errors or s.remote_requests:
+            raise AssertionError(f"{html}: {s.console_errors} {s.remote_requests}")
+    Path(png).write_bytes(shot)
+    return screenshot_stats(shot)
