@@ -36,7 +36,7 @@ browser:
 
 # All tests (slow and real-SLURM ones included). pytest exit code 5 (no tests ran) is a failure.
 test: setup browser lint
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -p no:cacheprovider tests; rc=$$?; \
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -p no:cacheprovider --durations=25 tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 test-fast: setup

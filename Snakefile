@@ -59,7 +59,10 @@ onsuccess:
 
 onerror:
     if restored := previous.restore(RESULTS):
-        print(f"infofrag: {len(restored)} previous result(s) of the failed jobs put back, each with "
-              f"its own record (stale now, so the next run redoes them): {', '.join(restored[:10])}"
-              f"{' ...' if len(restored) > 10 else ''}", file=sys.stderr)
+        print(
+            f"infofrag: {len(restored)} previous result(s) of the failed jobs put back, each with "
+            f"its own record (stale now, so the next run redoes them): {', '.join(restored[:10])}"
+            f"{' ...' if len(restored) > 10 else ''}",
+            file=sys.stderr,
+        )
     previous.discard(RESULTS)

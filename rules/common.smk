@@ -6,7 +6,9 @@ from pathlib import Path
 # This checkout's package, first on the path whatever else is installed or on PYTHONPATH (the
 # rule scripts do the same through scripts/_checkout.py, and check it).
 CHECKOUT = str(Path(workflow.basedir).resolve())
-sys.path[:] = [CHECKOUT] + [p for p in sys.path if not (p and Path(p).resolve() == Path(CHECKOUT))]
+sys.path[:] = [CHECKOUT] + [
+    p for p in sys.path if not (p and Path(p).resolve() == Path(CHECKOUT))
+]
 
 from snakemake.utils import min_version
 
@@ -14,6 +16,7 @@ import infofrag
 from infofrag import config as ifc
 from infofrag import ownership, previous, resources
 from infofrag.keys import Keys
+from infofrag.stages import scores as scores_stage
 from infofrag.provenance.records import require_checkout
 from infofrag.values import canonical
 
@@ -146,3 +149,39 @@ def block_posteriors(block):
 
 def shard_path(pair):
     return R(f"similarity/shards/{pair[0]}__{pair[1]}.zarr")
+
+
+def scores_inputs(wc):
+    """The member's posteriors and the sample; for the field protocol also the member's encoder
+    (a trained member's checkpoint, an imported one's file) and the data files."""
+    member = MEMBERS[wc.member]
+    out = {"posteriors": posteriors_path(wc.member), "sample": R("sample.zarr")}
+    if scores_stage.uses_encoder(config["scores"], member):
+        out.update(model_input(wc), data=DATASET_FILES)
+    return out
+
+
+def scores_params(wc):
+    """What decides the member's scores: the settings it reads; for the field protocol also
+    how to load its encoder and the points it draws (the dataset and its files' digests).
+    """
+    member = MEMBERS[wc.member]
+    field = scores_stage.uses_encoder(config["scores"], member)
+    if field:
+        who = member_params(wc)
+    elif (
+        config["scores"]["protocol"] == "field"
+    ):  # no encoder: the sample, with a note saying so
+        who = {"name": wc.member, "kind": "posteriors"}
+    else:
+        who = None
+    return {
+        "settings": scores_stage.rule_settings(config["scores"], member),
+        "member": who,
+        "dataset": config["dataset"] if field else None,
+    }
+
+
+def mc_posteriors(block):
+    """The posteriors stores of a block's members with Monte Carlo estimates, in member order."""
+    return [posteriors_path(m) for m in ENSEMBLE.spaces.blocks[block]]

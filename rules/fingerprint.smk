@@ -1,6 +1,7 @@
 rule fingerprint:
     """One member's compact fingerprints: each channel's posteriors, information terms and
-    factor NMI. A light job (numpy only; one per member): infofrag.stages.fingerprint."""
+    factor NMI. A light job (numpy only; one per member): infofrag.stages.fingerprint.
+    """
     input:
         key=key_input("fingerprint"),
         posteriors=R("posteriors/{member}.zarr"),

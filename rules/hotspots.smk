@@ -4,14 +4,16 @@ DECODERS = {
     name: (
         {"kind": "trained"}
         if m.trained
-        else None
-        if m.posteriors_only
-        else {
-            "kind": "checkpoint",
-            "entry_point": m.source["entry_point"],
-            "latent_dim": m.latent_dim,
-            "member": name,
-        }
+        else (
+            None
+            if m.posteriors_only
+            else {
+                "kind": "checkpoint",
+                "entry_point": m.source["entry_point"],
+                "latent_dim": m.latent_dim,
+                "member": name,
+            }
+        )
     )
     for name, m in MEMBERS.items()
 }

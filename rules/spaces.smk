@@ -7,11 +7,6 @@ SPACES_TARGETS = [R("spaces.zarr")] if config["spaces"]["enabled"] else []
 SPACES_PAIRS = ENSEMBLE.spaces.pairs if config["spaces"]["enabled"] else []
 
 
-def mc_posteriors(block):
-    """The posteriors stores of a block's members with Monte Carlo estimates, in member order."""
-    return [posteriors_path(m) for m in ENSEMBLE.spaces.blocks[block]]
-
-
 rule spaces:
     """One shard: the Monte Carlo estimates of the chosen member pairs of a block pair."""
     input:
