@@ -22,7 +22,6 @@ import json
 from pathlib import Path
 
 from . import config as ifc
-from .methods import METHODS
 from .values import canonical
 
 #: rules whose jobs the keys describe, each run by ``scripts/<rule>.py``

@@ -113,6 +113,19 @@ def test_the_kernels_fast_formula_is_the_reference(sigma, dtype, rtol, atol):
     np.testing.assert_allclose(out, ref, rtol=rtol, atol=atol)
 
 
+@pytest.mark.parametrize("sigma", [1e-3, 0.3, 3.0, 1e3])
+def test_fast_distances_are_the_reference_and_round_to_the_same_float32(sigma):
+    """What a fingerprint job computes (fast_distances): the reference to 1e-10, exactly
+    symmetric, zero diagonal, and after rounding to float32 (the precision every number of the
+    fingerprint is computed from) almost everywhere the same matrix."""
+    mu, lv = channel(sigma, n=300)
+    ref = measures.distances(mu, lv)
+    fast = measures.fast_distances(mu, lv, block_rows=64)
+    assert np.array_equal(fast, fast.T) and not np.diagonal(fast).any() and (fast >= 0).all()
+    np.testing.assert_allclose(fast, ref, rtol=1e-10, atol=1e-300)
+    assert np.mean(fast.astype(np.float32) == ref.astype(np.float32)) > 0.999
+
+
 def test_absurd_posteriors_are_refused_naming_where():
     mu, lv = np.zeros((5, 2)), np.zeros((5, 2))
     measures.check_posteriors(mu, lv, "m")

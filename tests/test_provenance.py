@@ -149,12 +149,28 @@ def test_audit_cli_exit_codes(chain):
     assert str(a) in bad.stdout and "FAIL" in bad.stdout
 
 
-def test_audit_compares_config_values(chain):
-    _, _, _, c = chain
-    same = pv.audit(c, {"sample": {"seed": 1}}, lambda cfg, key: cfg[key])
-    assert all(l["ok"] for l in same)
-    changed = [l for l in pv.audit(c, {"sample": {"seed": 2}}, lambda cfg, key: cfg[key]) if not l["ok"]]
-    assert changed and all(l["path"] == "config:sample" for l in changed)
+def test_audit_compares_each_jobs_key_with_the_current_one(tmp_path):
+    """The audit's key links: a job made as the config says now passes; one whose config value
+    changed since fails, naming the key and both values."""
+
+    class Keys:  # what infofrag.keys.Keys answers: a job's key under the config at hand
+        def __init__(self, seed):
+            self.seed = seed
+
+        def of(self, rule, wildcards):
+            return {"sample": {"seed": self.seed}, "code": "c0"}
+
+    out = tmp_path / "a.txt"
+    out.write_text("made")
+    rec = pv.make_record(rule="a", wildcards={}, outputs=[out], inputs=[], config_used={},
+                         started=pv.now(), key=Keys(1).of("a", {}))
+    write_json(pv.record_path(out), rec)
+    same = [l for l in pv.audit(out, Keys(1)) if l["kind"] == "key"]
+    assert len(same) == 1 and same[0]["ok"], same
+    changed = [l for l in pv.audit(out, Keys(2)) if l["kind"] == "key"]
+    assert len(changed) == 1 and not changed[0]["ok"]
+    assert "sample.seed changed" in changed[0]["detail"]
+    assert "recorded 1, now 2" in changed[0]["detail"]
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):

@@ -115,7 +115,7 @@ def labels_to_distances(labels, *, dtype=None):
                 raise ValueError("labels must be integer cluster labels; got NaN, inf or fractional values")
         t = t.to(torch.int64)
     if t.ndim < 1:
-        raise ValueError(f"labels must be [..., N], got a scalar")
+        raise ValueError("labels must be [..., N], got a scalar")
     if t.shape[-1] < 2:
         raise ValueError(f"labels needs N >= 2 sample points, got N = {t.shape[-1]}")
     cdt = _torch_dtype(dtype) or torch.float64

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,23 +33,11 @@ HOTSPOT_ENTRY_KEYS = ("id", "members", "size", "n_members", "fraction_members", 
 
 
 def open_lazy(path):
-    """A Zarr store as an xarray Dataset whose variables are read only when indexed (the pair
-    matrices of a large run do not fit in memory). Close it after use."""
-    import xarray as xr
+    """A Zarr store read where indexed (:func:`infofrag.store.zarr_io.open_lazy`; the job
+    verified it). Close it after use."""
+    from ..store.zarr_io import open_lazy as lazy
 
-    path = Path(path)
-    if not path.is_dir():
-        raise StoreError(f"'{path}': no such Zarr store")
-    try:
-        consolidated = "consolidated_metadata" in json.loads((path / "zarr.json").read_text())
-    except (OSError, ValueError):
-        consolidated = False
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*snakemake_timestamp.*")
-            return xr.open_zarr(path, consolidated=consolidated, chunks=None)
-    except Exception as exc:  # zarr/codec errors on damaged stores
-        raise StoreError(f"cannot read Zarr store '{path}': {type(exc).__name__}: {exc}") from exc
+    return lazy(path, check=False)
 
 
 def read_json(path, keys=()) -> dict:

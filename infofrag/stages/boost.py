@@ -117,7 +117,7 @@ def run(similarity_path, hotspots_path, sample_path, fingerprint_paths: list, se
     from ..boost import fuse
 
     torch.set_num_threads(threads)
-    sim = similarity_store.read(similarity_path, check=False)  # inputs verified by the job
+    sim = similarity_store.read(similarity_path, check=False, lazy=True)  # verified by the job; coords only
     hot = json.loads(open(hotspots_path).read())
     sample = sample_store.read(sample_path, check=False)
     targets, message = choose_targets(sim, hot, settings["target"], settings.get("beta"), settings["max_targets"])

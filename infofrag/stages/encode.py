@@ -6,8 +6,6 @@ sample: its size and digest)."""
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..store import posteriors as posteriors_store
 from ..store import sample as sample_store
 from ..errors import StoreError

@@ -4,7 +4,7 @@ sample, its information terms, the bound on what it can share, and its NMI/VI wi
 One job per member (300 at the paper's scale, 1,800 at a zoo's), a fraction of a second of
 arithmetic per channel at N = 1,000, so what a job imports decides its cost: this stage runs on
 numpy alone (:mod:`infofrag.measures`; no torch, no xarray) and reads and writes its stores
-directly. For each channel the distances are computed in float64 (:func:`infofrag.measures.distances`)
+directly. For each channel the distances are computed in float64 (:func:`infofrag.measures.fast_distances`)
 and rounded to float32, the precision the similarity kernel works in, and every number here is
 computed from the rounded matrix (:func:`infofrag.measures.channel_terms`); the matrix itself is
 not stored.
@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import StoreError
-from ..measures import channel_terms, check_posteriors, distances
+from ..measures import channel_terms, check_posteriors, fast_distances
 from ..store import zarr_io
 from ..store.fingerprint import Fingerprints, write
 
@@ -25,7 +25,7 @@ def fingerprints(mu, logvar, factors, factor_names, member: str) -> Fingerprints
     the sample's factor labels [N, F]."""
     mu = np.asarray(mu)
     logvar = np.asarray(logvar)
-    terms = [channel_terms(distances(mu[:, c], logvar[:, c]).astype(np.float32), factors if factor_names else None)
+    terms = [channel_terms(fast_distances(mu[:, c], logvar[:, c]).astype(np.float32), factors if factor_names else None)
              for c in range(mu.shape[1])]
     F = len(factor_names) if factor_names else 0
     col = lambda k: np.array([getattr(t, k) for t in terms], dtype=np.float64)  # noqa: E731

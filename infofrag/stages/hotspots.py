@@ -127,7 +127,7 @@ def run(similarity_path, models: dict, posterior_paths: list, settings: dict, ou
     from .. import figures, hotspots
 
     torch.set_num_threads(threads)
-    sim = similarity_store.read(similarity_path, check=False)  # verified by the job
+    sim = similarity_store.read(similarity_path, check=False, lazy=True)  # verified by the job; read where used
     result = hotspots.find_hotspots(
         sim, info_threshold=settings["info_threshold"], distance=settings["distance"],
         min_samples=settings["min_samples"], xi=settings["xi"],

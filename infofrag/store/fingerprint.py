@@ -24,7 +24,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import StoreError
-from ..measures import distances
+from ..measures import fast_distances
 from .zarr_io import read_arrays, strings, write_arrays
 
 LAYOUT = "compact-1"
@@ -54,8 +54,8 @@ class Fingerprints:
         return [channel_id(self.member, c) for c in range(self.n_channels)]
 
     def distances(self, channel: int) -> np.ndarray:
-        """The channel's Bhattacharyya distances [N, N] (float64; :func:`infofrag.measures.distances`)."""
-        return distances(self.mu[channel], self.logvar[channel])
+        """The channel's Bhattacharyya distances [N, N] (float64; :func:`infofrag.measures.fast_distances`)."""
+        return fast_distances(self.mu[channel], self.logvar[channel])
 
 
 def write(path, fp: Fingerprints) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .zarr_io import open_dataset, strings, write_dataset
+from .zarr_io import open_dataset, open_lazy, strings, write_dataset
 
 PAIR_VARIABLES = ("nmi", "vi", "i_joint", "bound")
 
@@ -97,8 +97,10 @@ def write_chunked(path, ids: list, fingerprints: list, members: dict, matrix, bo
         zarr.consolidate_metadata(str(tmp))
 
 
-def read(path, check: bool = True):
-    return open_dataset(path, check=check)
+def read(path, check: bool = True, lazy: bool = False):
+    """The store as an xarray Dataset: in memory, or (``lazy``) read where indexed -- what the
+    stages that need a few columns or the informative channels' submatrix use."""
+    return open_lazy(path, check=check) if lazy else open_dataset(path, check=check)
 
 
 def _member_coords(dim: str, names: list, members: dict) -> dict:
