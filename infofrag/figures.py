@@ -148,9 +148,9 @@ def _bar_outlines(heights, labels):
 def _ordered_nmi(ds, order, k):
     """The symmetrised NMI matrix in ``order``, block-averaged by ``k`` (one reordered copy of the
     matrix at most; the mean of a symmetrised matrix is the symmetrised mean)."""
-    nmi = np.asarray(ds["nmi"].values)
     idx = np.asarray(order)
-    sub = nmi[np.ix_(idx, idx)].astype(np.float64, copy=False)
+    sorted_idx, back = np.unique(idx, return_inverse=True)  # read only these rows and columns, in order
+    sub = np.asarray(ds["nmi"].isel(a=sorted_idx, b=sorted_idx).values, dtype=np.float64)[np.ix_(back, back)]
     if k > 1:
         sub = _block_mean(sub, k, (0, 1))
     return 0.5 * (sub + sub.T)
@@ -202,14 +202,17 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
                 "message": message}
     data = _overview_data(ds, result, order)
     strip_w = 0.35 * data.nf + 0.2 if data.nf else 0.01
-    fig = plt.figure(figsize=(7.5 + strip_w, 9.5))
-    gs = fig.add_gridspec(2, 4, height_ratios=[1, 3.2], width_ratios=[6, strip_w, 0.25, 0.3],
+    fam_w = 0.22 * len(data.methods) + 0.2 if data.fam is not None else 0.01
+    fig = plt.figure(figsize=(7.5 + strip_w + fam_w, 9.5))
+    gs = fig.add_gridspec(2, 5, height_ratios=[1, 3.2], width_ratios=[6, fam_w, strip_w, 0.25, 0.3],
                           hspace=0.06, wspace=0.08)
     ax_r = fig.add_subplot(gs[0, 0])
     ax_m = fig.add_subplot(gs[1, 0], sharex=ax_r)
     top = _draw_reachability(ax_r, data, result, title)
-    im = _draw_matrix(fig, ax_m, fig.add_subplot(gs[1, 3]), ax_r, data, top, ds, max_tick_labels)
-    ax_f = _draw_factor_strip(fig.add_subplot(gs[1, 1], sharey=ax_m), data, result) if data.nf else None
+    im = _draw_matrix(fig, ax_m, fig.add_subplot(gs[1, 4]), ax_r, data, top, ds, max_tick_labels)
+    if data.fam is not None:
+        _draw_family_strip(fig.add_subplot(gs[1, 1], sharey=ax_m), data)
+    ax_f = _draw_factor_strip(fig.add_subplot(gs[1, 2], sharey=ax_m), data, result) if data.nf else None
     if not data.nf:
         ax_m.text(1.01, 0.5, "no ground-truth factors", rotation=90, transform=ax_m.transAxes,
                   va="center", ha="left", fontsize=9, color="0.4")
@@ -219,7 +222,8 @@ def plot_hotspot_overview(ds, result, path, max_tick_labels: int = 40) -> dict:
         ax_m.text(0.5, -0.12 if data.n > max_tick_labels else -0.3, _wrap(message),
                   transform=ax_m.transAxes, ha="center", va="top", fontsize=10, color="firebrick")
     _save(fig, path)
-    return {**_read_back_overview(ax_r, ax_m, ax_f, im, data.n), "masked_channels": data.masked, "message": message}
+    return {**_read_back_overview(ax_r, ax_m, ax_f, im, data.n), "masked_channels": data.masked, "message": message,
+            "families": data.methods, "family_strip": data.fam}
 
 
 @dataclasses.dataclass
@@ -235,6 +239,8 @@ class _Overview:
     factors: list
     fnmi: np.ndarray | None  # the factor strip, NaN where masked
     masked: int  # channels masked in the strip (at or below the information threshold)
+    methods: list = dataclasses.field(default_factory=list)  # the families, when more than one
+    fam: np.ndarray | None = None  # [pixels, families]: the share of each pixel's channels from each
 
     @property
     def nf(self) -> int:
@@ -262,7 +268,17 @@ def _overview_data(ds, result, order) -> _Overview:
         masked = int(np.isnan(fnmi).all(axis=1).sum())
         if k > 1:
             fnmi = _block_nanmean(fnmi, k)
-    return _Overview(order, labels, reach, n, k, _ordered_nmi(ds, order, k), factors, fnmi, masked)
+    methods, fam = [], None
+    if "method" in ds.coords:
+        meth = np.asarray(ds["method"].values).astype(str)[order]
+        methods = sorted(set(meth.tolist()))
+        if len(methods) > 1:  # a strip per family: which channels along the ordering are its
+            fam = (meth[:, None] == np.array(methods)[None, :]).astype(np.float64)
+            if k > 1:
+                fam = _block_nanmean(fam, k)
+        else:
+            methods = []
+    return _Overview(order, labels, reach, n, k, _ordered_nmi(ds, order, k), factors, fnmi, masked, methods, fam)
 
 
 def _draw_reachability(ax_r, data: _Overview, result, title) -> float:
@@ -327,6 +343,19 @@ def _draw_matrix(fig, ax_m, ax_c, ax_r, data: _Overview, top, ds, max_tick_label
     cb = fig.colorbar(im, cax=ax_c)
     cb.set_label("NMI" if k == 1 else f"NMI (mean over {k} x {k} channels)")
     return im
+
+
+def _draw_family_strip(ax_s, data: _Overview):
+    """One column per family (method): black where the channels along the ordering are its (the
+    share of a pixel's channels, at scale), so a hotspot's rows show which families find it."""
+    nm = len(data.methods)
+    ax_s.imshow(data.fam, cmap="Greys", vmin=0, vmax=1, aspect="auto", interpolation="nearest",
+                extent=(-0.5, nm - 0.5, data.span - 0.5, -0.5))
+    ax_s.set_xticks(np.arange(nm))
+    ax_s.set_xticklabels(data.methods, rotation=90, fontsize=8)
+    ax_s.tick_params(labelleft=False, left=False)
+    ax_s.set_title("family", fontsize=9)
+    return ax_s
 
 
 def _draw_factor_strip(ax_f, data: _Overview, result):

@@ -112,6 +112,15 @@ class _Channels:
     n_members: int
     nmi: np.ndarray | None  # [K, K] among the informative channels, symmetrised (set by find_hotspots)
     position: dict  # channel index (dim a) -> its row in ``nmi``
+    members_per_method: dict | None = None  # method -> its number of members
+
+    def method_sizes(self) -> dict:
+        if self.members_per_method is None:
+            out: dict = {}
+            for m, meth in dict(zip(self.members.tolist(), self.methods.tolist())).items():
+                out[str(meth)] = out.get(str(meth), 0) + 1
+            self.members_per_method = out
+        return self.members_per_method
 
     def nmi_of(self, idx) -> np.ndarray:
         """The NMI between informative channels ``idx`` (indices into dim a)."""
@@ -347,6 +356,7 @@ def _describe(h, idx, dist, ch: _Channels) -> dict:
     for i in idx:
         by_method.setdefault(str(ch.methods[i]), set()).add(str(ch.members[i]))
     all_methods = sorted(set(ch.methods.tolist()) - {""})
+    sizes = ch.method_sizes()
     return {
         "id": int(h),
         "size": int(len(idx)),
@@ -364,6 +374,10 @@ def _describe(h, idx, dist, ch: _Channels) -> dict:
         "methods": {m: len(v) for m, v in sorted(by_method.items())},
         "groups": sorted(set(ch.groups[idx].tolist())),
         "found_by_every_method": len(all_methods) > 1 and set(by_method) >= set(all_methods),
+        # the share of each method's members that hold a channel in it, and the one method that
+        # alone finds it (when the ensemble has several)
+        "method_fraction": {m: len(v) / sizes[m] for m, v in sorted(by_method.items()) if sizes.get(m)},
+        "found_only_by": next(iter(by_method)) if len(by_method) == 1 and len(all_methods) > 1 else None,
         "factor_nmi": fn,
         "representative": {
             "member": str(ch.members[rep]), "channel": int(ch.channels[rep]), "index": rep,
@@ -411,22 +425,25 @@ def _per_group(ch, informative, labels_full):
 CSV_COLUMNS = [
     "id", "size", "n_members", "fraction_members", "nmi_mean", "nmi_std", "info_bits_mean",
     "info_bits_min", "info_bits_max", "betas", "representative_member", "representative_channel",
-    "methods", "found_by_every_method",
+    "methods", "found_by_every_method", "found_only_by", "method_fraction",
 ]
 
 
 def hotspot_rows(result: dict) -> tuple[list, list]:
-    """The hotspot table as (columns, rows): one row per hotspot, factor NMI as ``nmi_<factor>``."""
+    """The hotspot table as (columns, rows): one row per hotspot, the most widely found first
+    (members holding it, then size), factor NMI as ``nmi_<factor>``."""
     factors = list(result.get("factors", []))
     columns = CSV_COLUMNS + [f"nmi_{f}" for f in factors] + ["members"]
     rows = []
-    for h in result.get("hotspots", []):
+    for h in sorted(result.get("hotspots", []), key=lambda h: (-h["n_members"], -h["size"], h["id"])):
         row = {k: h.get(k) for k in CSV_COLUMNS[:9]}
         row["betas"] = ";".join(f"{b:g}" for b in h["betas"])
         row["representative_member"] = h["representative"]["member"]
         row["representative_channel"] = h["representative"]["channel"]
         row["methods"] = ";".join(f"{m}:{n}" for m, n in h["methods"].items())
         row["found_by_every_method"] = h["found_by_every_method"]
+        row["found_only_by"] = h.get("found_only_by") or ""
+        row["method_fraction"] = ";".join(f"{m}:{x:.3f}" for m, x in (h.get("method_fraction") or {}).items())
         for f in factors:
             row[f"nmi_{f}"] = h["factor_nmi"].get(f)
         row["members"] = ";".join(f"{m}:{c}" for m, c in h["members"])

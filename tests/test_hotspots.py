@@ -348,3 +348,30 @@ def test_traverse_with_a_project_model(arch, shape, expected):
     assert out.shape == expected and np.isfinite(out).all()
     if model.likelihood == "bernoulli":
         assert (out >= 0).all() and (out <= 1).all()
+
+
+def test_each_hotspot_says_which_families_find_it(tmp_path):
+    """Two families (m0-m2 one, m3-m5 another): hotspot A, in every member, is found by both
+    (all of each family's members); B only by the second; the table lists the most widely found
+    first, with these columns."""
+    ds, _ = make_store()
+    methods = np.where(np.isin(ds["member"].values, ["m0", "m1", "m2"]), "beta_vae", "factor_vae")
+    ds = ds.assign_coords(method=("a", methods))
+    res = find_hotspots(ds, min_samples=3)
+    hs = sorted(res["hotspots"], key=lambda h: -h["size"])
+    a, b = hs
+    assert a["method_fraction"] == {"beta_vae": 1.0, "factor_vae": 1.0} and a["found_by_every_method"]
+    assert a["found_only_by"] is None
+    assert b["method_fraction"] == {"factor_vae": 1.0} and b["found_only_by"] == "factor_vae"
+    from infofrag.hotspots import hotspot_rows
+
+    _, rows = hotspot_rows(res)
+    assert [r["id"] for r in rows] == [a["id"], b["id"]]
+    assert rows[1]["found_only_by"] == "factor_vae" and rows[0]["method_fraction"] == "beta_vae:1.000;factor_vae:1.000"
+    # the overview: a strip per family beside the matrix, each channel along the ordering its own
+    from infofrag.figures import plot_hotspot_overview
+
+    drawn = plot_hotspot_overview(ds, res, tmp_path / "overview.png")
+    assert drawn["families"] == ["beta_vae", "factor_vae"] and drawn["family_strip"].shape == (18, 2)
+    along = methods[np.asarray(res["optics"]["ordering"])]
+    np.testing.assert_array_equal(drawn["family_strip"][:, 1], (along == "factor_vae").astype(float))

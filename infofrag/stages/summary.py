@@ -80,6 +80,34 @@ def hotspot_rows(hot: dict) -> list:
     return rows
 
 
+def family_rows(hot: dict, most: int = 50) -> list:
+    """Per hotspot (the most widely found first, at most ``most``), the share of each family's
+    (method's) members that hold it; empty for an ensemble of one family."""
+    spots = hot.get("hotspots", [])
+    methods = sorted({m for h in spots for m in (h.get("method_fraction") or {})})
+    if len(methods) < 2:
+        return []
+    rows = []
+    for h in sorted(spots, key=lambda h: (-h["n_members"], -h["size"], h["id"]))[:most]:
+        frac = h.get("method_fraction") or {}
+        rows.append({"hotspot": h["id"], "members": h["n_members"],
+                     **{m: frac.get(m, 0.0) for m in methods}, "only": h.get("found_only_by") or ""})
+    return rows
+
+
+def family_sentence(hot: dict) -> str:
+    spots = hot.get("hotspots", [])
+    every = [str(h["id"]) for h in spots if h.get("found_by_every_method")]
+    only: dict = {}
+    for h in spots:
+        if h.get("found_only_by"):
+            only.setdefault(h["found_only_by"], []).append(str(h["id"]))
+    parts = [f"found by every family: {', '.join(every) if every else 'none'}"]
+    parts += [f"only by {m}: {', '.join(ids)}" for m, ids in sorted(only.items())]
+    return ("The share of each family's members with a channel in the hotspot (hotspots.csv: method_fraction). "
+            "Hotspots " + "; ".join(parts) + ".")
+
+
 def scored_on(scores: dict) -> str:
     """Where a member's scores come from, as the summary's table says it."""
     where = {"field": "dataset points", "sample": "the fingerprint sample"}.get(scores.get("protocol"), "")
@@ -141,7 +169,7 @@ def provenance_rows(paths: dict) -> list:
 
 
 def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html, spaces_path=None) -> dict:
-    sim = similarity_store.read(similarity_path, check=False)  # inputs verified by the job
+    sim = similarity_store.read(similarity_path, check=False, lazy=True)  # verified by the job; coords only
     hot = json.loads(open(hotspots_path).read())
     boost = json.loads(open(boost_path).read())
     page = Page("infofrag summary")
@@ -163,6 +191,11 @@ def run(similarity_path, hotspots_path, boost_path, score_paths: list, out_html,
     rows = hotspot_rows(hot)
     if rows:
         page.table(rows, list(rows[0]))
+        families = family_rows(hot)
+        if families:
+            page.add("h3", "Which families find each hotspot")
+            page.add("p", family_sentence(hot))
+            page.table(families, list(families[0]))
         if hot.get("traversal_note"):
             page.add("p", f"Traversals (hotspots/traversals.png): {hot['traversal_note']}.", cls="warn")
         if hot.get("factors"):
