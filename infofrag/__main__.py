@@ -22,14 +22,27 @@ def cmd_check_config(args) -> int:
     cfg = ifc.load_config(args.config)
     ifc.check_dataset_files(cfg)  # the same checks as the workflow, before any job
     ifc.check_imported_files(cfg)
-    ms, bs = ifc.members(cfg), ifc.blocks(cfg)
+    ens = ifc.ensemble(cfg)
+    ms = list(ens.members.values())
     limit = resources.available_mb() if args.mem_mb is None else args.mem_mb
     resources.check(cfg, ms, limit or None)
+    spaces = (f", {len(ens.spaces.pairs)} whole-space shards (Monte Carlo for "
+              + ("every pair" if ens.spaces.cross_groups else f"the first {ens.spaces.per_group} members of each "
+                 "group, pairs within groups") + ")") if ens.spaces else ""
     print(f"{args.config}: valid. {len(ms)} members, "
-          f"{sum(m.latent_dim for m in ms)} channels, {len(bs)} blocks, "
-          f"{len(ifc.block_pairs(cfg))} similarity shards")
+          f"{sum(m.latent_dim for m in ms)} channels, {len(ens.blocks)} blocks, "
+          f"{len(ens.pairs)} similarity shards{spaces}")
     need = resources.mem_mb(cfg, ms)
-    print("memory per job (MB): " + ", ".join(f"{r} {v}" for r, v in need.items()))
+    if not cfg["spaces"]["enabled"]:
+        need = {r: v for r, v in need.items() if r not in ("spaces", "spaces_gather")}
+    print("memory per job (MB, each rule's request: its largest job's estimated peak and a 25% margin, at least "
+          "the rule's floor): "
+          + ", ".join(f"{r} {v}" for r, v in need.items()))
+    rule, most = max(need.items(), key=lambda kv: kv[1])
+    where = (f"the {limit / 1024:.1f} GiB " + ("given (--mem-mb)" if args.mem_mb is not None else "of this machine")
+             if limit else "this machine's memory (unknown)")
+    print(f"largest: {rule}, {most / 1024:.1f} GiB; fits in {where}" if limit else
+          f"largest: {rule}, {most / 1024:.1f} GiB; {where}")
     return 0
 
 

@@ -272,9 +272,18 @@ def _imported_member(entry: dict) -> Member:
               if k in entry}
     source["kind"] = "posteriors" if "posteriors" in entry else "checkpoint"
     method = entry.get("method") or entry["name"]  # one group each, unless the user groups them
-    return Member(name=entry["name"], method=method, param=None, value=None, seed=None,
-                  latent_dim=int(entry.get("latent_dim") or 0), group=imported_group(method),
-                  runtime_min=30, source=source)
+    value = entry.get("value")
+    param = None
+    if value is not None:
+        value = float(value)
+        param = entry.get("param") or (METHODS[method].swept if method in METHODS else "value")
+    elif "param" in entry:
+        raise ConfigError(f"config key 'ensemble.imported' ({entry['name']}): param {entry['param']!r} needs a value")
+    group = imported_group(method) + ("" if value is None else value_label(value))
+    seed = entry.get("seed")
+    return Member(name=entry["name"], method=method, param=param, value=value,
+                  seed=None if seed is None else int(seed), latent_dim=int(entry.get("latent_dim") or 0),
+                  group=group, runtime_min=30, source=source)
 
 
 def members(config: dict) -> list[Member]:

@@ -56,7 +56,9 @@ __all__ = ["mig", "sap", "dci", "all_metrics", "all_metrics_split", "mig_per_fac
 MIG_BINS = 20
 TRAIN_FRACTION = 2.0 / 3.0
 SAP_C = 0.01
-IMPORTANCES = ("gbt", "forest")
+IMPORTANCES = ("gbt", "forest", "none")
+#: why DCI is missing when its classifiers are not run
+NOT_COMPUTED = "not computed (scores.importance: none)"
 #: disentanglement_lib's DCI classifier: ``GradientBoostingClassifier()`` at scikit-learn's
 #: defaults, written out so that a change of those defaults cannot change the scores silently
 #: (``random_state`` is the scores' seed; it only breaks ties between equally good splits)
@@ -273,6 +275,8 @@ def importance_model(importance: str = default("scores.importance"), seed: int =
         from sklearn.ensemble import RandomForestClassifier
 
         return RandomForestClassifier(**FOREST_SETTINGS, random_state=seed, n_jobs=1)
+    if importance == "none":
+        raise ValueError("importance 'none' has no classifier: DCI is not computed")
     raise ValueError(f"importance: expected one of {IMPORTANCES}, got {importance!r}")
 
 
@@ -364,19 +368,27 @@ def _all(m, f, varying, names, train, test, mig_points, seed, sap_classifier, im
     mig_f = _mig_factors(m if mig_points is None else m[mig_points], f if mig_points is None else f[mig_points])
     mig_f[~varying] = 0.0
     sap_f = _top_two_gap(_sap_matrix(m, f, varying, train, test, seed, sap_classifier)).clip(0.0, 1.0)
-    r, acc = _importance_matrix(m, f, varying, train, test, seed, importance)
-    d, c = _dci_from_importance(r[:, varying])
-    undefined = {f"dci_{k}": v for k, v in _undefined(m.shape[1], int(varying.sum())).items()}
+    if importance == "none":  # DCI's classifiers not run (they cost most of a zoo's scores)
+        r, acc = np.full((m.shape[1], f.shape[1]), np.nan), np.full(f.shape[1], np.nan)
+        d = c = np.nan
+        undefined = {f"dci_{k}": NOT_COMPUTED for k in ("disentanglement", "completeness", "informativeness")}
+    else:
+        r, acc = _importance_matrix(m, f, varying, train, test, seed, importance)
+        d, c = _dci_from_importance(r[:, varying])
+        undefined = {f"dci_{k}": v for k, v in _undefined(m.shape[1], int(varying.sum())).items()}
+    informativeness = None if importance == "none" else float(acc[varying].mean())
     return {
         "mig": float(mig_f[varying].mean()),
         "sap": float(sap_f[varying].mean()),
         "dci_disentanglement": None if np.isnan(d) else d,
         "dci_completeness": None if np.isnan(c) else c,
-        "dci_informativeness": float(acc[varying].mean()),
+        "dci_informativeness": informativeness,
         "undefined": undefined,
-        "dci_importance": {names[j]: [float(x) for x in r[:, j]] for j in np.flatnonzero(varying)},
+        "dci_importance": {} if importance == "none" else
+        {names[j]: [float(x) for x in r[:, j]] for j in np.flatnonzero(varying)},
         "per_factor": {
-            names[j]: {"mig": float(mig_f[j]), "sap": float(sap_f[j]), "dci_informativeness": float(acc[j])}
+            names[j]: {"mig": float(mig_f[j]), "sap": float(sap_f[j]),
+                       "dci_informativeness": None if importance == "none" else float(acc[j])}
             for j in np.flatnonzero(varying)
         },
     }

@@ -46,6 +46,8 @@ def estimates(config: dict, members: list) -> dict:
     block_channels = block_size * d
     boost = config["boost"]
     n_targets = M if boost["target"] != "hotspots" or boost["ensemble_sizes"] else max(8, len(members))
+    if not boost["ensemble_sizes"]:
+        n_targets = min(n_targets, boost["max_targets"])
     out = {
         # the sample and its inputs
         "sample": (4 * N * _input_size(config) * 3, "sample.n_points"),
@@ -56,17 +58,20 @@ def estimates(config: dict, members: list) -> dict:
         # the kernel's row chunks (bounded) and the shard's [M, K] results, in float64
         "similarity": (16 * 8 * block_channels ** 2 + 2 * 16 * block_channels * N + 64 * MB,
                        "similarity.block_size"),
-        # pair matrices of all channels (float64), a few at a time
-        "gather": (8 * 8 * M ** 2, CHANNELS_KEY),
-        "hotspots": (8 * 8 * M ** 2, CHANNELS_KEY),
+        # one pair variable over all channels at a time (float64, memory-mapped) and a shard's block
+        "gather": (2 * 8 * M ** 2, CHANNELS_KEY),
+        # NMI and distances among the informative channels (all of them, at most) and OPTICS's copy
+        "hotspots": (3 * 8 * M ** 2, CHANNELS_KEY),
         # the fused targets' fingerprints and their autograd temporaries, in each of the sweep's two
         # worker processes (the rule's threads) when an ensemble-size sweep is configured
         "boost": (6 * 4 * n_targets * N * N * (2 if boost["ensemble_sizes"] else 1), "sample.n_points"),
-        # whole spaces: two blocks' float64 fingerprints, the similarity and Bhattacharyya
-        # temporaries (N x N each), the Monte Carlo batches (~32 MiB of work each, a few alive)
-        "spaces": ((2 * block_size + 16) * 8 * N * N + 256 * MB, "similarity.block_size"),
-        # every member's posteriors, a group's concatenated fingerprint and its temporaries
-        "spaces_gather": (2 * 8 * len(members) * N * d + 16 * 8 * N * N + 256 * MB, "sample.n_points"),
+        # a shard's Monte Carlo: the draws' N x N temporaries and batches (~32 MiB of work each)
+        "spaces": (4 * 8 * N * N + 256 * MB, "sample.n_points"),
+        # every member's posteriors with the kernel's per-point values (float64), the fingerprint
+        # pass's row chunks, every pair variable over the members, a group's concatenated
+        # fingerprint and its temporaries
+        "spaces_gather": (5 * 8 * len(members) * N * d + 40 * 8 * len(members) ** 2 + 16 * 8 * N * N + 256 * MB,
+                          "sample.n_points"),
     }
     return out
 

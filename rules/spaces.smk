@@ -22,7 +22,9 @@ rule spaces:
         R("benchmarks/spaces/{block_a}__{block_b}.tsv")
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    # one thread: the Monte Carlo's small tensor operations gain nothing from a second, and
+    # lose much on a busy machine (21 s a pair with two threads where one takes 2.9 s)
+    threads: 1
     resources:
         mem_mb=MEM_MB["spaces"],
         runtime=lambda wc, attempt: 30 * attempt,

@@ -241,16 +241,19 @@ def test_bad_ensembles_name_the_key(base, ensemble, named):
 
 
 def test_check_config_memory_limit_is_the_users_choice(root, capsys):
-    """The zoo's boost job needs more than this machine has: refused against a small limit,
-    accepted against a cluster node's, not checked with 0."""
+    """The zoo's largest job (hotspots, at most every one of its 18,000 channels informative)
+    needs more than 8 GB: refused against that limit naming what drives it, accepted against
+    this machine's or a cluster node's, not checked with 0."""
     from infofrag.__main__ import main
 
     path = str(root / "config" / "zoo.yaml")
-    assert main(["check-config", path, "--mem-mb", "16000"]) == 2
-    assert "config key 'sample.n_points': a boost job would need about" in capsys.readouterr().err
-    assert main(["check-config", path, "--mem-mb", "64000"]) == 0
+    assert main(["check-config", path, "--mem-mb", "8000"]) == 2
+    assert "a hotspots job would need about 9.4 GiB" in capsys.readouterr().err
+    assert main(["check-config", path, "--mem-mb", "16000"]) == 0
+    out = capsys.readouterr().out
+    assert "1800 members, 18000 channels, 9 blocks, 45 similarity shards" in out
+    assert "largest: hotspots, 9.4 GiB; fits in the 15.6 GiB given (--mem-mb)" in out
     assert main(["check-config", path, "--mem-mb", "0"]) == 0
-    assert "1800 members, 18000 channels" in capsys.readouterr().out
 
 
 def test_dataset_sizes_known_to_the_config_are_the_datasets():
@@ -259,3 +262,23 @@ def test_dataset_sizes_known_to_the_config_are_the_datasets():
 
     assert ifc.dataset_size({"name": "digits"}) == data.DIGITS_N == data.make_dataset({"name": "digits"}).n
     assert ifc.dataset_size({"name": "dsprites"}) == data.make_dataset({"name": "dsprites", "image_size": 32}).n
+
+
+def test_imported_members_may_carry_their_grid_coordinates(base):
+    """An imported zoo labelled like the grid it was trained on: method, value (param from the
+    method where it is one of ours) and seed; members of one method and value form one group."""
+    base["ensemble"] = {"seeds": [0], "imported": [
+        {"name": "bv4-s01", "posteriors": "x.npz", "method": "beta_vae", "value": 4, "seed": 1, "latent_dim": 3},
+        {"name": "bv4-s00", "posteriors": "x.npz", "method": "beta_vae", "value": 4, "seed": 0, "latent_dim": 3},
+        {"name": "dv2-s00", "posteriors": "x.npz", "method": "dip_vae_i", "value": 2, "seed": 0, "latent_dim": 3},
+        {"name": "mine", "posteriors": "x.npz", "method": "mine", "value": 0.5, "param": "alpha", "latent_dim": 3},
+        {"name": "plain", "posteriors": "x.npz", "latent_dim": 3}]}
+    ms = {m.name: m for m in ifc.members(ifc.validate(base))}
+    assert ms["bv4-s01"].labels() == {"method": "beta_vae", "param": "beta", "value": 4.0, "seed": 1}
+    assert ms["bv4-s00"].group == ms["bv4-s01"].group != ms["dv2-s00"].group
+    assert ms["dv2-s00"].labels()["param"] == "lambda_od"
+    assert ms["mine"].labels() == {"method": "mine", "param": "alpha", "value": 0.5, "seed": None}
+    assert ms["plain"].labels() == {"method": "plain", "param": None, "value": None, "seed": None}
+    base["ensemble"]["imported"][3].pop("value")
+    with pytest.raises(ifc.ConfigError, match="param 'alpha' needs a value"):
+        ifc.members(ifc.validate(base))

@@ -550,3 +550,20 @@ def test_hotspot_table_and_overview_never_show_uninformative_channels(tmp_path):
     assert drawn["masked_channels"] == 6 and len(weak) == 6
     assert np.isnan(drawn["factor_strip"][weak]).all()
     assert np.isfinite(np.delete(drawn["factor_strip"], weak, axis=0)).all()
+
+
+def test_importance_none_skips_dci_and_says_so():
+    """scores.importance none: MIG and SAP as with a classifier, DCI not computed (None) and the
+    reason given for each of its numbers; no classifier is fitted."""
+    from infofrag import metrics
+
+    rng = np.random.default_rng(0)
+    f = np.stack([rng.integers(0, 4, 300), rng.integers(0, 3, 300)], 1)
+    mu = np.stack([f[:, 0] + 0.1 * rng.normal(size=300), f[:, 1] + 0.1 * rng.normal(size=300)], 1)
+    full = metrics.all_metrics(mu, f, ("a", "b"), importance="forest")
+    none = metrics.all_metrics(mu, f, ("a", "b"), importance="none")
+    assert none["mig"] == full["mig"] and none["sap"] == full["sap"]
+    assert none["dci_disentanglement"] is None and none["dci_informativeness"] is None and none["dci_importance"] == {}
+    assert none["undefined"]["dci_completeness"] == metrics.NOT_COMPUTED
+    with pytest.raises(ValueError, match="no classifier"):
+        metrics.importance_model("none")

@@ -106,9 +106,9 @@ def test_changing_one_member_reruns_only_its_jobs(run_copy):
     finally:
         write_config(run)
     # b4_s1 is alone in block b4-1 of 4 blocks: the shards that contain it are 4 of 10.
-    assert jobs == {"train": 1, "encode": 1, "scores": 1, "fingerprint": 3, "similarity": 4,
+    assert jobs == {"train": 1, "encode": 1, "scores": 1, "fingerprint": 1, "similarity": 4,
                     "gather": 1, "hotspots": 1, "boost": 1, "spaces": 4, "spaces_gather": 1, "summary": 1,
-                    "all": 1}
+                    "explore": 1, "all": 1}
 
 
 def test_changing_a_member_seed_or_beta_reruns_only_it(run_copy):
@@ -119,7 +119,7 @@ def test_changing_a_member_seed_or_beta_reruns_only_it(run_copy):
             jobs = planned_jobs(run)
         finally:
             write_config(run)
-        assert jobs["train"] == 1 and jobs["fingerprint"] == 3 and jobs["similarity"] == 4, jobs
+        assert jobs["train"] == 1 and jobs["fingerprint"] == 1 and jobs["similarity"] == 4, jobs
 
 
 def test_adding_members_adds_only_their_jobs(run_copy):
@@ -130,9 +130,9 @@ def test_adding_members_adds_only_their_jobs(run_copy):
     finally:
         write_config(run)
     # two new members (one per beta), each its own block: 6 blocks -> 21 shards, 11 of them new
-    assert jobs == {"train": 2, "encode": 2, "scores": 2, "fingerprint": 6, "similarity": 11,
+    assert jobs == {"train": 2, "encode": 2, "scores": 2, "fingerprint": 2, "similarity": 11,
                     "gather": 1, "hotspots": 1, "boost": 1, "spaces": 11, "spaces_gather": 1, "summary": 1,
-                    "all": 1}
+                    "explore": 1, "all": 1}
 
 
 def test_unrelated_config_change_reruns_no_member_job(run_copy):
@@ -142,13 +142,13 @@ def test_unrelated_config_change_reruns_no_member_job(run_copy):
         jobs = planned_jobs(run)
     finally:
         write_config(run)
-    assert jobs == {"hotspots": 1, "boost": 1, "summary": 1, "all": 1}
+    assert jobs == {"hotspots": 1, "boost": 1, "summary": 1, "explore": 1, "all": 1}
     write_config(run, boost__steps=31)
     try:
         jobs = planned_jobs(run)
     finally:
         write_config(run)
-    assert jobs == {"boost": 1, "summary": 1, "all": 1}
+    assert jobs == {"boost": 1, "summary": 1, "explore": 1, "all": 1}
 
 
 def test_every_result_has_provenance_and_audit_passes(run):

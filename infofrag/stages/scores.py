@@ -167,6 +167,10 @@ def classifier_record(importance: str) -> dict:
     """Which classifier made DCI's numbers, in each scores file: only gradient boosting (the
     field's) compares with published values."""
     gbt = importance == "gbt"
+    if importance == "none":
+        return {"importance": "none", "importance_model": None, "importance_settings": {},
+                "dci_comparable_with_published": False,
+                "dci_note": "DCI not computed (scores.importance: none): MIG and SAP only", "sap_classifier": "svm"}
     return {"importance": importance,
             "importance_model": "GradientBoostingClassifier" if gbt else "RandomForestClassifier",
             "importance_settings": dict(metrics.GBT_SETTINGS if gbt else metrics.FOREST_SETTINGS),

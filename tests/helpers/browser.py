@@ -44,7 +44,7 @@ def require_chromium() -> str:
     if missing:
         message = "the explorer's browser tests need " + " and ".join(missing)
         if os.environ.get("CI"):
-            pytest.fail(message + "; CI must install it (.ci/run)", pytrace=False)
+            pytest.fail(message + "; make test installs Chromium when run as root (the browser target)", pytrace=False)
         pytest.skip(message)
     return CHROMIUM
 
