@@ -137,6 +137,10 @@ def validate_schema(config: dict, schema: dict | None = None) -> dict:
     errors = sorted(validator.iter_errors(config), key=lambda e: list(e.absolute_path))
     if errors:
         err = errors[0]
+        if err.validator == "anyOf":  # e.g. "an integer >= 1, or auto": say which form was meant
+            bound = next((e for e in err.context if e.validator not in ("const", "enum", "type")), None)
+            first = (bound.message + "; " if bound is not None else f"{err.instance!r}: ") + "expected "
+            err.message = first + _alternatives(err.schema)
         more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
         why = ""
         if err.validator == "pattern" and isinstance(err.schema, dict) and err.schema.get("description"):
@@ -145,6 +149,21 @@ def validate_schema(config: dict, schema: dict | None = None) -> dict:
     config = _normalise(config, schema)
     _fill_defaults(config, schema)
     return config
+
+
+def _alternatives(schema: dict) -> str:
+    """The forms an anyOf allows, in words ("an integer >= 1 or 'auto'")."""
+    words = []
+    for sub in schema.get("anyOf", []):
+        if "const" in sub:
+            words.append(repr(sub["const"]))
+        elif "enum" in sub:
+            words += [repr(v) for v in sub["enum"]]
+        else:
+            kind = {"integer": "an integer", "number": "a number", "string": "a string"}.get(sub.get("type"), "a value")
+            bounds = [f">= {sub['minimum']}" if "minimum" in sub else "", f"<= {sub['maximum']}" if "maximum" in sub else ""]
+            words.append(" ".join([kind] + [b for b in bounds if b]))
+    return " or ".join(words)
 
 
 # --------------------------------------------------------------------------- members

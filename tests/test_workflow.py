@@ -187,7 +187,9 @@ def test_audit_names_a_config_change(run_copy):
     finally:
         write_config(run)
     assert proc.returncode == 1
-    assert "member:b4_s1" in proc.stdout
+    # the member's training job, the key entry that differs and both values
+    assert "key:train b4_s1" in proc.stdout, proc.stdout[-3000:]
+    assert "member.steps changed (member.steps: recorded 600, now 45)" in proc.stdout, proc.stdout[-3000:]
 
 
 def test_bad_config_stops_before_any_job(run_copy):

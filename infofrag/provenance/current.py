@@ -104,8 +104,9 @@ def key_file(results: str, rule: str, wildcards: dict) -> str:
 def refresh_key_files(jobs, results: str) -> list[str]:
     """Tell Snakemake, in its own terms, which results are current: each job reads its key file,
     which holds its key now; the file's modification time is set far in the past when the job's
-    result is current by its record, and to now when it is stale (or missing), so that Snakemake
-    reruns exactly the stale jobs (and what reads them) whatever its metadata says or lacks. Returns
+    result is current by its record, and to now when it is stale (or missing), with when and why
+    in the file, so that Snakemake reruns exactly the stale jobs (and what reads them) whatever
+    its metadata says or lacks. Returns
     one line per stale result saying why."""
     import os
     import time
@@ -117,13 +118,18 @@ def refresh_key_files(jobs, results: str) -> list[str]:
     now = time.time()
     for rule, wc, output, key, _ in jobs:
         path = Path(key_file(results, rule, wc))
-        text = json.dumps(key, sort_keys=True, indent=1)
         why = why_stale(output, key, records)
+        current = why is None and Path(output).exists()
+        # A stale result's key file also says when it was found stale: Snakemake skips an input
+        # that is newer than the output when its checksum is one its metadata recorded for that
+        # output -- which a failed job's metadata can be, for the key it failed under, once the
+        # previous output is put back.
+        text = json.dumps(key if current else {**key, "stale": {"at": now, "why": why or "no result"}},
+                          sort_keys=True, indent=1)
         try:
             same = path.read_text() == text
         except OSError:
             same = False
-        current = why is None and Path(output).exists()
         try:
             if not same:
                 path.parent.mkdir(parents=True, exist_ok=True)
