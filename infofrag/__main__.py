@@ -38,11 +38,11 @@ def cmd_check_config(args) -> int:
     print("memory per job (MB, each rule's request: its largest job's estimated peak and a 25% margin, at least "
           "the rule's floor): "
           + ", ".join(f"{r} {v}" for r, v in need.items()))
-    rule, most = max(need.items(), key=lambda kv: kv[1])
+    rule, most = max(((r, v) for r, v in resources.need_mb(cfg, ms).items() if r in need), key=lambda kv: kv[1])
     where = (f"the {limit / 1024:.1f} GiB " + ("given (--mem-mb)" if args.mem_mb is not None else "of this machine")
              if limit else "this machine's memory (unknown)")
-    print(f"largest: {rule}, {most / 1024:.1f} GiB; fits in {where}" if limit else
-          f"largest: {rule}, {most / 1024:.1f} GiB; {where}")
+    print(f"largest estimated job: {rule}, {most / 1024:.1f} GiB; fits in {where}" if limit else
+          f"largest estimated job: {rule}, {most / 1024:.1f} GiB; {where}")
     return 0
 
 

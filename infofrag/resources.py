@@ -60,8 +60,9 @@ def estimates(config: dict, members: list) -> dict:
                        "similarity.block_size"),
         # one pair variable over all channels at a time (float64, memory-mapped) and a shard's block
         "gather": (2 * 8 * M ** 2, CHANNELS_KEY),
-        # NMI and distances among the informative channels (all of them, at most) and OPTICS's copy
-        "hotspots": (3 * 8 * M ** 2, CHANNELS_KEY),
+        # NMI and distances among the informative channels (all of them, at most), each
+        # symmetrised in place; OPTICS reads the distances without a copy
+        "hotspots": (2 * 8 * M ** 2, CHANNELS_KEY),
         # the fused targets' fingerprints and their autograd temporaries, in each of the sweep's two
         # worker processes (the rule's threads) when an ensemble-size sweep is configured
         "boost": (6 * 4 * n_targets * N * N * (2 if boost["ensemble_sizes"] else 1), "sample.n_points"),
@@ -76,13 +77,22 @@ def estimates(config: dict, members: list) -> dict:
     return out
 
 
-def mem_mb(config: dict, members: list) -> dict:
-    """Each rule's memory request (MB): its estimate with a margin, never below its floor."""
-    est = estimates(config, members)
-    out = dict(FLOOR_MB)
-    for rule, (nbytes, _) in est.items():
+def need_mb(config: dict, members: list) -> dict:
+    """Each estimated rule's largest job (MB): its estimated peak with a 25% margin and the
+    process's own (interpreter, libraries). What a machine must have."""
+    out = {}
+    for rule, (nbytes, _) in estimates(config, members).items():
         base = BASE_MB["light" if rule in ("gather", "hotspots", "fingerprint") else "torch"]
-        out[rule] = max(FLOOR_MB[rule], int(math.ceil(1.25 * nbytes / MB)) + base)
+        out[rule] = int(math.ceil(1.25 * nbytes / MB)) + base
+    return out
+
+
+def mem_mb(config: dict, members: list) -> dict:
+    """Each rule's memory request (MB): :func:`need_mb`, never below the rule's floor (what a
+    cluster is asked for: generous where the estimate is small)."""
+    out = dict(FLOOR_MB)
+    for rule, need in need_mb(config, members).items():
+        out[rule] = max(FLOOR_MB[rule], need)
     return out
 
 
@@ -98,7 +108,7 @@ def check(config: dict, members: list, limit_mb: int | None) -> None:
     """Refuse a config whose largest job needs more than ``limit_mb`` (naming rule, estimate, key)."""
     if not limit_mb:
         return
-    requests = mem_mb(config, members)
+    requests = need_mb(config, members)  # the floors are requests to a cluster, not needs
     est = estimates(config, members)
     skip = set() if config["spaces"]["enabled"] else {"spaces", "spaces_gather"}
     for rule, need in sorted(requests.items(), key=lambda kv: -kv[1]):

@@ -348,9 +348,11 @@ if os.environ.get("INFOFRAG_TEST_KILL_GROUP"):
 @pytest.mark.parametrize("stage", list(KILL_TARGETS))
 def test_killed_mid_write_leaves_nothing_that_looks_complete(done, work, groups, tmp_path, stage, who):
     """A fingerprint, shard or gather job killed -9 after writing its store but before the rename
-    into place -- only the job ("job"), or Snakemake with it ("node"): no store is left under the
-    output name (only a hidden temporary), no provenance record, the audit refuses it; the same
-    command run again (after --unlock where Snakemake died) gives exactly the undisturbed values."""
+    into place -- only the job ("job"), or Snakemake with it ("node"). Nothing half-written is
+    left under the output name (only a hidden temporary): where Snakemake lives on, it puts the
+    previous result back with its record (the audit passes); where it died with the job, there is
+    no store and no record, and the audit refuses it. The same command run again (after --unlock
+    where Snakemake died) gives exactly the undisturbed values."""
     target, reader = KILL_TARGETS[stage]
     # forced rerun of the stage and of what reads it (its job is killed before the reader runs)
     command = ["--cores", "1", reader, "--forcerun", target]
@@ -372,12 +374,17 @@ def test_killed_mid_write_leaves_nothing_that_looks_complete(done, work, groups,
         assert rc == -signal.SIGKILL, text[-3000:]
 
     out = work / target
-    assert not out.exists(), f"{target} exists after its job was killed before completing"
-    assert not Path(str(out) + ".prov.json").exists()
     tmp = [p for p in leftovers(work) if p.startswith(str(Path(target).parent))]
     assert tmp and all(Path(p).name.startswith("." + out.name + ".tmp-") for p in tmp), leftovers(work)
-    bad = audit(work, target)
-    assert bad.returncode == 1 and "no provenance record" in bad.stdout
+    if who == "job":
+        assert "previous result(s) of the failed jobs put back" in text, text[-3000:]
+        assert_same_store(out, done / target)
+        assert audit(work, target).returncode == 0
+    else:
+        assert not out.exists(), f"{target} exists after its job was killed before completing"
+        assert not Path(str(out) + ".prov.json").exists()
+        bad = audit(work, target)
+        assert bad.returncode == 1 and "no provenance record" in bad.stdout
 
     if who == "node":
         refused = snakemake(work, *command, check=False)

@@ -375,3 +375,15 @@ def test_each_hotspot_says_which_families_find_it(tmp_path):
     assert drawn["families"] == ["beta_vae", "factor_vae"] and drawn["family_strip"].shape == (18, 2)
     along = methods[np.asarray(res["optics"]["ordering"])]
     np.testing.assert_array_equal(drawn["family_strip"][:, 1], (along == "factor_vae").astype(float))
+
+
+@pytest.mark.parametrize("n,block", [(1, 4), (7, 3), (10, 5), (33, 8), (40, 1024)])
+def test_symmetrise_in_place_is_the_same_numbers(n, block):
+    """The hotspots' in-place symmetrisation (no second dense matrix) gives 0.5 * (a + a.T) to
+    the last bit, whatever the block size."""
+    from infofrag.hotspots import symmetrise
+
+    a = np.random.default_rng(n).normal(size=(n, n))
+    want = 0.5 * (a + a.T)
+    got = symmetrise(a.copy(), block=block)
+    assert np.array_equal(got, want)
