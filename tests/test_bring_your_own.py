@@ -56,7 +56,9 @@ def test_the_worked_example_runs_as_written(tmp_path):
     members = list(sim["member_id"].values)
     assert members == ["b1_s0", "b1_s1", "pca", "tiny"], members  # trained first, imported by name
     info = dict(zip(sim["channel_id"].values, sim["info_bits"].values))
-    assert info["pca/0"] > 1.0 and max(info[f"tiny/{c}"] for c in range(3)) > 0.5, info  # they carry information
+    # they carry information (the run's threshold is 0.01 bits; the first principal component of
+    # 64 dSprites images, sigma 0.37 of its spread, tells them apart by about 0.7 bits)
+    assert min(info[f"pca/{c}"] for c in range(2)) > 0.5 and max(info[f"tiny/{c}"] for c in range(3)) > 0.5, info
     assert list(sim["member_method"].values[2:]) == ["pca", "tiny"]  # each imported member its own group
     summary = (res / "summary" / "summary.html").read_text()
     # pca has no encoder: scored on the fingerprint sample (64 points: too few for scores), and said so
