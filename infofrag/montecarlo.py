@@ -278,6 +278,8 @@ def _nmi_estimate(mean, cov, floor) -> Estimate:
     nmi, _ = nmi_vi_scalar(num, ha, hb, empty_a, empty_b)
     if empty_a or empty_b:  # the convention's value: no error
         return Estimate(nmi, 0.0)
+    if not (ha > 0.0 and hb > 0.0):  # an entropy estimate at or below 0 (draws' noise): the
+        return Estimate(nmi, math.nan)  # delta method has no derivative there; the error is unknown
     den = math.sqrt(ha * hb)
     # gradient of num / sqrt(ha hb) with respect to (ia, iaa, ib, ibb, iab)
     g_num = np.array([1.0, 0.0, 1.0, 0.0, -1.0])

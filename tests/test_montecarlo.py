@@ -161,3 +161,17 @@ def test_bad_input(kwargs, name, problem):
     with pytest.raises(ValueError) as err:
         infofrag.monte_carlo(**kwargs)
     assert name in str(err.value) and problem in str(err.value)
+
+
+def test_an_entropy_estimate_at_or_below_zero_gives_an_unknown_error_not_a_crash():
+    """Draws' noise can put 2 I(U;X) - I(UU';X) at or below 0 for a weak space that is not empty:
+    the NMI's delta-method error has no derivative there, so it is NaN (the value stays the
+    estimators' convention); a whole-space shard with such a member once failed on it."""
+    from infofrag.montecarlo import _nmi_estimate
+
+    mean = np.array([0.5, 1.2, 3.0, 4.0, 3.2])  # h_a = 2 * 0.5 - 1.2 < 0
+    cov = np.eye(5) * 1e-4
+    est = _nmi_estimate(mean, cov, floor=0.01)
+    assert math.isnan(est.se)
+    ok = _nmi_estimate(np.array([1.0, 1.5, 3.0, 4.0, 3.2]), cov, floor=0.01)
+    assert np.isfinite(ok.value) and np.isfinite(ok.se) and ok.se > 0
