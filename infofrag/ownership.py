@@ -26,7 +26,9 @@ TAKE_OVER_KEY = "take_over_results"
 
 def identity(config_files, results_dir, config: dict) -> dict:
     files = [os.path.realpath(f) for f in config_files]  # a config reached through a symlink is itself
-    root = os.path.realpath(results_dir)
+    # the results directory as the project names it: a second checkout whose results/ is a
+    # symlink to the first's, with its own config.yaml beside it, is laid out as the first
+    root = os.path.abspath(results_dir)
     digest = hashlib.sha256(json.dumps(canonical(config), sort_keys=True).encode()).hexdigest()[:16]
     return {"config_files": files, "relative_to_results": sorted(os.path.relpath(f, root) for f in files),
             "config_digest": digest, "host": socket.gethostname()}

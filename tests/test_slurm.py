@@ -414,15 +414,18 @@ def test_gpu_requests_reached_slurm(cluster, runs):
     run_id = re.search(r"SLURM run ID: (\S+)", text).group(1)
     records = cluster.jobs(run_id)
     n_members = len({wc for rule, wc in planned_jobs(text) if rule == "train"})
-    gpu_jobs = {rule: [r for r in records.values() if r["comment"].startswith(f"rule_{rule}_")]
-                for rule in GPU_RULES}
+    # training: one SLURM job per member; encoding: inside the SLURM jobs of the "members" group
+    # (each member's encode, fingerprint and scores chain; the group job is named after it)
+    gpu_jobs = {"train": [r for r in records.values() if r["comment"].startswith("rule_train_")],
+                "encode": [r for r in records.values() if r["comment"].startswith("rule_members")]}
+    assert len(gpu_jobs["train"]) == n_members, len(gpu_jobs["train"])
+    assert 1 <= len(gpu_jobs["encode"]) <= n_members, len(gpu_jobs["encode"])
     for rule, jobs in gpu_jobs.items():
-        assert len(jobs) == n_members, (rule, len(jobs))
         for r in jobs:
-            assert _gpu_requested(r["detail"]), r["detail"]
-            assert _gpu_allocated(r["detail"]), r["detail"]
+            assert _gpu_requested(r["detail"]), (rule, r["detail"])
+            assert _gpu_allocated(r["detail"]), (rule, r["detail"])
     others = [r for r in records.values()
-              if not r["comment"].startswith(("rule_train_", "rule_encode_"))]
+              if not r["comment"].startswith(("rule_train_", "rule_members"))]
     assert others and not any(_gpu_requested(r["detail"]) for r in others)
     # and every attempt of the member that timed out
     slow_id = re.search(r"SLURM run ID: (\S+)", runs["timeout_text"]).group(1)

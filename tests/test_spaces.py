@@ -595,7 +595,8 @@ def test_workflow_changing_one_member_reruns_only_its_space_shards(run_copy):
         jobs = planned_jobs(run)
     finally:
         write_config(run)
-    assert jobs == {"spaces": 10, "spaces_gather": 1, "summary": 1, "all": 1}
+    # the shards, their gather and the pages that show whole spaces (summary, explorer)
+    assert jobs == {"spaces": 10, "spaces_gather": 1, "summary": 1, "explore": 1, "all": 1}, jobs
     write_config(run, spaces__enabled=False)
     try:
         jobs = planned_jobs(run)
