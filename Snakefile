@@ -50,6 +50,9 @@ onstart:
 
 onsuccess:
     previous.discard(RESULTS)
+    # Date every key file by the results as they are now (past for a current result), so that
+    # the finished tree needs no write to be found up to date (a read-only copy of it, say).
+    settle_key_files()
     # Say loudly when the ensemble learnt nothing (a run that "succeeds" with no information).
     from infofrag.stages.hotspots import collapse_warning
 
@@ -66,3 +69,4 @@ onerror:
             file=sys.stderr,
         )
     previous.discard(RESULTS)
+    settle_key_files()

@@ -78,6 +78,14 @@ if workflow.is_main_process:
     _name, _value = code_version_env(KEYS.unused_modules)
     os.environ[_name] = _value
 
+
+def settle_key_files():
+    """The key files brought up to date with the results after a run (onsuccess, onerror)."""
+    from infofrag.provenance.current import refresh_key_files
+
+    refresh_key_files(KEYS.jobs(RESULTS), RESULTS)
+
+
 # Whether a result is current is decided by its own record (infofrag.provenance.current): its key
 # against the key its job would have now, its inputs' digests against their records. Each job reads
 # its key file (R(".keys/...")), dated in the past when its result is current and now when it is
