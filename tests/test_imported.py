@@ -84,8 +84,10 @@ def test_imported_members_go_through_every_stage(zoo_run):
     work, zoo = zoo_run
     ds = xr.open_zarr(work / "results" / "similarity.zarr")
     members = list(ds["member_id"].values)
-    assert members[-3:] == ["tiny1", "tiny2", "pca1"] and len(members) == 7
-    assert list(ds["member_method"].values[-3:]) == ["imported", "bare-encoder", "pca"]
+    # trained members first, then the imported ones by name; each labelled by its method, or
+    # (none given) its own name: its own group
+    assert members[-3:] == ["pca1", "tiny1", "tiny2"] and len(members) == 7, members
+    assert list(ds["member_method"].values[-3:]) == ["pca", "tiny1", "bare-encoder"]
     assert np.isnan(ds["member_value"].values[-3:]).all() and (ds["member_seed"].values[-3:] == -1).all()
     # the posteriors are the user's model's, on the run's sample; and numpy's, as written
     post = xr.open_zarr(work / "results" / "posteriors" / "tiny1.zarr")
@@ -121,7 +123,7 @@ def test_replacing_one_imported_file_reruns_only_its_jobs(zoo_run, tmp_path):
                  sample_digest=np.array(zoo["digest"]))
     # pca1 is alone in block pca-0 of 7 blocks: the shards that contain it are 7 of 28
     assert jobs == {"encode": 1, "scores": 1, "fingerprint": 1, "similarity": 7, "gather": 1, "hotspots": 1,
-                    "boost": 1, "summary": 1, "all": 1, **({"spaces": 7, "spaces_gather": 1}
+                    "boost": 1, "summary": 1, "explore": 1, "all": 1, **({"spaces": 7, "spaces_gather": 1}
                                                             if "spaces" in jobs else {})}, jobs
 
 
@@ -148,7 +150,7 @@ def test_a_bad_posteriors_file_is_refused_naming_it(zoo_run, tmp_path, problem):
     text = proc.stdout + proc.stderr
     assert proc.returncode != 0
     expected = {"another sample": "encodes another fingerprint sample",
-                "NaN": "mu has 1 NaN/inf value(s) (first at point 5, channel 1)",
+                "NaN": "mu[5, 1] = nan is NaN/inf (1 NaN/inf value(s) of mu in all",
                 "wrong size": "holds 50 points, the fingerprint sample has 64"}[problem]
     assert f"{bad}" in text and expected in text, text[-3000:]
     assert not (work / "results" / "posteriors" / "bad1.zarr").exists()
