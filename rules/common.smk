@@ -83,7 +83,11 @@ def settle_key_files():
     """The key files brought up to date with the results after a run (onsuccess, onerror)."""
     from infofrag.provenance.current import refresh_key_files
 
-    refresh_key_files(KEYS.jobs(RESULTS), RESULTS)
+    # on failure the next run decides them again; never hide the run's own outcome
+    try:
+        refresh_key_files(KEYS.jobs(RESULTS), RESULTS)
+    except OSError as exc:
+        print(f"infofrag: key files not brought up to date: {exc}", file=sys.stderr)
 
 
 # Whether a result is current is decided by its own record (infofrag.provenance.current): its key
