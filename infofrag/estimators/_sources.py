@@ -75,17 +75,20 @@ class PosteriorChannels:
     gives channel k's matrix (float64), for those who want it.
     """
 
+    #: the posteriors' dimensions, and their layout as errors name it
+    NDIM, SHAPE = 2, "[M, N] (M channels, N sample points)"
+
     def __init__(self, mu, logvar, name: str = "channels"):
         mu_t = _to_tensor(mu, f"{name} mu").detach().to("cpu", torch.float64)
         lv_t = _to_tensor(logvar, f"{name} logvar").detach().to("cpu", torch.float64)
-        if mu_t.ndim != 2 or lv_t.shape != mu_t.shape:
-            raise ValueError(f"{name}: mu and logvar must both be [M, N] (M channels, N sample points); got "
+        if mu_t.ndim != self.NDIM or lv_t.shape != mu_t.shape:
+            raise ValueError(f"{name}: mu and logvar must both be {self.SHAPE}; got "
                              f"{tuple(mu_t.shape)} and {tuple(lv_t.shape)}")
         if mu_t.shape[1] < 2:
             raise ValueError(f"{name}: needs N >= 2 sample points, got N = {mu_t.shape[1]}")
         check_posteriors(mu_t.numpy(), lv_t.numpy(), name)
         self.name = name
-        self.M, self.N = mu_t.shape
+        self.M, self.N = mu_t.shape[:2]
         self.mu, self.logvar = mu_t, lv_t
         self._at = {}  # (device, dtype, order) -> (mu, r, s) in that order
 
@@ -164,19 +167,11 @@ class PosteriorSpaces(PosteriorChannels):
     each member's distance rows, never an N x N matrix per member held or recomputed per pair.
     """
 
+    NDIM, SHAPE = 3, "[M, N, d] (M spaces, N sample points, d channels)"
+
     def __init__(self, mu, logvar, name: str = "spaces"):
-        mu_t = _to_tensor(mu, f"{name} mu").detach().to("cpu", torch.float64)
-        lv_t = _to_tensor(logvar, f"{name} logvar").detach().to("cpu", torch.float64)
-        if mu_t.ndim != 3 or lv_t.shape != mu_t.shape:
-            raise ValueError(f"{name}: mu and logvar must both be [M, N, d] (M spaces, N sample points, d channels); "
-                             f"got {tuple(mu_t.shape)} and {tuple(lv_t.shape)}")
-        if mu_t.shape[1] < 2:
-            raise ValueError(f"{name}: needs N >= 2 sample points, got N = {mu_t.shape[1]}")
-        check_posteriors(mu_t.numpy(), lv_t.numpy(), name)
-        self.name = name
-        self.M, self.N, self.d = mu_t.shape
-        self.mu, self.logvar = mu_t, lv_t
-        self._at = {}
+        super().__init__(mu, logvar, name)
+        self.d = self.mu.shape[2]
 
     def distances(self, k: int) -> np.ndarray:
         """Space k's Bhattacharyya distances [N, N] (float64): the sum of its channels'."""
