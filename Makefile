@@ -27,12 +27,12 @@ report: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/snakemake --cores $(CORES) --configfile $(CONFIG) --report results/report.html
 
 # The explorer's browser tests drive the system's Chromium, headless (nothing is downloaded at
-# run time): installed here when missing and we are root with apt; otherwise they skip, saying
-# why (and fail under CI=1).
+# run time): installed here when missing and we are root with apt; otherwise they fail, saying
+# why.
 browser:
 	@command -v chromium >/dev/null 2>&1 || { if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core; \
-	  else echo "chromium is not installed: the explorer's browser tests will skip"; fi; }
+	  else echo "chromium is not installed: the explorer's browser tests will fail"; fi; }
 
 # All tests (slow and real-SLURM ones included). pytest exit code 5 (no tests ran) is a failure.
 test: setup browser lint
