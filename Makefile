@@ -5,6 +5,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CORES ?= 2
 CONFIG ?= config/demo.yaml
+# pytest processes for `make test` (pytest-xdist; each test file runs whole in one of them, so a
+# module's shared run is built once). 2 uses both cores of a 2-core machine; 0 runs in-process.
+TEST_WORKERS ?= 2
 
 .PHONY: setup browser demo report test test-fast test-slurm lint bench bench-reruns clean-test
 
@@ -36,7 +39,7 @@ browser:
 
 # All tests (slow and real-SLURM ones included). pytest exit code 5 (no tests ran) is a failure.
 test: setup browser lint
-	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -p no:cacheprovider --durations=25 tests; rc=$$?; \
+	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python -m pytest -q -p no:cacheprovider --durations=25 -n $(TEST_WORKERS) --dist loadfile tests; rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 test-fast: setup

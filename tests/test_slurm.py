@@ -37,8 +37,11 @@ GPU_RULES = ("train", "encode")
 
 # The member that SLURM kills at its time limit: 1 minute on the first attempt (the rule asks
 # for runtime_min * attempt minutes), with enough steps to need about TIMEOUT_TRAIN_SECONDS.
+# slurmctld looks for jobs over their limit every 30 s and waits KillWait (10 s) after SIGTERM, so
+# a 1-minute job may run for up to 100 s: the member needs more than that, and the second attempt
+# (2 minutes, up to 160 s) has time for the rest.
 TIMEOUT_MEMBER = "b4_s1"
-TIMEOUT_TRAIN_SECONDS = 80
+TIMEOUT_TRAIN_SECONDS = 120
 
 
 def REAL_SLURM(test):
@@ -324,9 +327,11 @@ def assert_same_results(local: Path, cluster_run: Path) -> str:
 
 @pytest.fixture(scope="module")
 def steps_for_timeout():
-    """Steps that take TIMEOUT_TRAIN_SECONDS to train here (measured on 200 steps), so that the
-    member outlives its 1-minute limit whatever the machine's speed, and finishes on the second
-    attempt (2 minutes) or, on a busy machine, the third (3 minutes)."""
+    """Steps that take TIMEOUT_TRAIN_SECONDS to train here, so that the member outlives its
+    1-minute limit whatever the machine's speed, and finishes on the second attempt (2 minutes)
+    or, on a busy machine, the third (3 minutes). The rate is the marginal one (the time of 400
+    steps less that of 100): a short run's fixed costs (building the model, the first steps,
+    writing the checkpoint) would make it look slower and give the member too few steps."""
     import tempfile
 
     from infofrag import data, train
@@ -334,15 +339,21 @@ def steps_for_timeout():
     cfg = yaml.safe_load((ROOT / "config" / "test.yaml").read_text())
     tr = cfg["training"]
     ds = data.make_dataset(dict(cfg["dataset"]))
-    member = dict(name="calibrate", beta=1.0, seed=0, arch=cfg["model"]["arch"],
-                  latent_dim=cfg["model"]["latent_dim"], steps=200, batch_size=tr["batch_size"],
-                  lr=tr["lr"], checkpoint_every=200, log_every=100, threads=tr.get("threads", 1))
+
+    def seconds(steps, tmp):
+        member = dict(name="calibrate", beta=1.0, seed=0, arch=cfg["model"]["arch"],
+                      latent_dim=cfg["model"]["latent_dim"], steps=steps,
+                      batch_size=tr["batch_size"], lr=tr["lr"], checkpoint_every=steps,
+                      log_every=100, threads=tr.get("threads", 1))
+        t0 = time.monotonic()
+        train.train_member(ds, member, f"{tmp}/m{steps}.pt", f"{tmp}/log{steps}.csv", None,
+                           progress=False)
+        return time.monotonic() - t0
+
     rates = []
     with tempfile.TemporaryDirectory() as tmp:
         for _ in range(2):  # the faster of two: a busy moment must not shorten the member
-            t0 = time.monotonic()
-            train.train_member(ds, member, f"{tmp}/m.pt", f"{tmp}/log.csv", None, progress=False)
-            rates.append(member["steps"] / (time.monotonic() - t0))
+            rates.append(300 / max(seconds(400, tmp) - seconds(100, tmp), 1e-3))
     rate = max(rates)
     steps = int(rate * TIMEOUT_TRAIN_SECONDS)
     print(f"training here: {rate:.0f} steps/s -> {TIMEOUT_MEMBER} gets {steps} steps")
