@@ -87,9 +87,22 @@ class Keys:
             out.update(IMPORTED_MODULES)
         return frozenset(out)
 
-    def code(self, rule: str) -> str:
-        """The digest of the code ``rule`` runs for this config."""
-        return _code_digest(self.checkout / "scripts" / f"{rule}.py", self.unused_modules)
+    def left_out(self, name: str) -> tuple[str, ...]:
+        """Modules the jobs of member ``name`` cannot execute beside the config's unused ones:
+        the other families' training code and, for a trained member, the importer of models. Left
+        out of its jobs' code digests, so that adding a member of another family, or an imported
+        one, does not rerun the members already there."""
+        m = self.ensemble.members[name]
+        out = {mod for method, modules in METHOD_MODULES.items() if not (m.trained and method == m.method)
+               for mod in modules}
+        if m.trained:
+            out.update(IMPORTED_MODULES)
+        return tuple(sorted(out - self.unused_modules))
+
+    def code(self, rule: str, name: str | None = None) -> str:
+        """The digest of the code ``rule`` runs for this config (for member ``name``'s job)."""
+        exclude = self.unused_modules | frozenset(self.left_out(name) if name is not None else ())
+        return _code_digest(self.checkout / "scripts" / f"{rule}.py", exclude)
 
     # ------------------------------------------------------------------ one per rule
 
@@ -108,10 +121,10 @@ class Keys:
         return canonical(ifc.member_params(m))
 
     def train(self, name: str) -> dict:
-        return {"member": self.member(name), "dataset": self.dataset, "code": self.code("train")}
+        return {"member": self.member(name), "dataset": self.dataset, "code": self.code("train", name)}
 
     def encode(self, name: str) -> dict:
-        return {"member": self.member(name), "code": self.code("encode")}
+        return {"member": self.member(name), "code": self.code("encode", name)}
 
     def scores(self, name: str) -> dict:
         from .stages.scores import rule_settings, uses_encoder
@@ -120,10 +133,10 @@ class Keys:
         field = uses_encoder(self.config["scores"], m)
         return {"settings": canonical(rule_settings(self.config["scores"], m)),
                 "member": self.member(name) if field else None, "dataset": self.dataset if field else None,
-                "code": self.code("scores")}
+                "code": self.code("scores", name)}
 
     def fingerprint(self, name: str) -> dict:
-        return {"code": self.code("fingerprint")}
+        return {"code": self.code("fingerprint", name)}
 
     def blocks(self, block_a: str, block_b: str) -> dict:
         """Which members a shard covers (a member added to a block changes its shards)."""

@@ -107,7 +107,8 @@ class Job:
                       len(self.smk.input), ", ".join(self.outputs))
         try:
             # the package this job imported is the one the workflow run digested, unchanged since
-            check_job_code(handed_env(), self.smk.rule, (self.key or {}).get("code"))
+            check_job_code(handed_env(), self.smk.rule, (self.key or {}).get("code"),
+                           getattr(self.smk.params, "code_left_out", ()))
             external = set(self.external_inputs)
             for path in self.inputs:
                 if path not in external and path not in self.verified:

@@ -21,5 +21,6 @@ rule encode:
     params:
         member=member_params,
         key=lambda wc: KEYS.encode(wc.member),
+        code_left_out=lambda wc: KEYS.left_out(wc.member),
     script:
         "../scripts/encode.py"

@@ -21,5 +21,6 @@ rule fingerprint:
         runtime=lambda wc, attempt: 5 * attempt,
     params:
         key=lambda wc: KEYS.fingerprint(wc.member),
+        code_left_out=lambda wc: KEYS.left_out(wc.member),
     script:
         "../scripts/fingerprint.py"

@@ -24,5 +24,6 @@ rule scores:
     params:
         run=lambda wc: canonical(scores_params(wc)),
         key=lambda wc: KEYS.scores(wc.member),
+        code_left_out=lambda wc: KEYS.left_out(wc.member),
     script:
         "../scripts/scores.py"

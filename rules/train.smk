@@ -24,5 +24,6 @@ rule train:
         dataset=canonical(config["dataset"]),
         resume_dir=lambda wc: R(f"members/{wc.member}/.resume"),
         key=lambda wc: KEYS.train(wc.member),
+        code_left_out=lambda wc: KEYS.left_out(wc.member),
     script:
         "../scripts/train.py"

@@ -80,6 +80,19 @@ def zoo_run(tmp_path_factory, finished_run):
 
 
 @pytest.mark.slow
+def test_adding_imported_members_reruns_none_of_the_trained_ones(zoo_run, finished_run):
+    """The importer's code entered every member's code digest once an imported member was
+    configured: the trained members were encoded, fingerprinted and scored again, and their
+    shards recomputed. Their records are now those of the finished run, untouched."""
+    work, _ = zoo_run
+    records = [f"posteriors/{m}.zarr.prov.json" for m in ("b1_s0", "b1_s1", "b4_s0", "b4_s1")]
+    records += [f"fingerprints/{m}.zarr.prov.json" for m in ("b1_s0", "b4_s1")]
+    records += ["scores/b1_s0.json.prov.json", "similarity/shards/b1-0__b4-1.zarr.prov.json"]
+    for rec in records:
+        assert (work / "results" / rec).read_bytes() == (finished_run / "results" / rec).read_bytes(), rec
+
+
+@pytest.mark.slow
 def test_imported_members_go_through_every_stage(zoo_run):
     work, zoo = zoo_run
     ds = xr.open_zarr(work / "results" / "similarity.zarr")

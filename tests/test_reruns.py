@@ -216,6 +216,18 @@ def test_edits_of_modules_a_run_does_not_execute_rerun_nothing(run_copy, tmp_pat
 
 
 @pytest.mark.slow
+def test_a_member_of_another_family_added_reruns_none_of_the_members_there(run_copy):
+    """Adding two FactorVAE members to the four beta-VAEs retrained all six: the new family's
+    training code entered every member's code digest. Now: the new members' jobs and the 11
+    shards that hold them (of 21)."""
+    write_config(run_copy, ensemble={"methods": {"beta_vae": {"beta": [1, 4]}, "factor_vae": {"gamma": [30]}},
+                                     "seeds": [0, 1]})
+    jobs = plan(run_copy)
+    assert {rule: jobs.get(rule) for rule in MEMBER_RULES} == dict.fromkeys(MEMBER_RULES, 2), jobs
+    assert jobs["similarity"] == 11 and jobs["spaces"] == 11, jobs
+
+
+@pytest.mark.slow
 def test_an_edit_of_one_stores_layout_reruns_its_rules_only(run_copy, tmp_path):
     """The fused store's layout (`store/fused.py`): boost and what reads its outputs, nothing
     upstream (47 jobs: the store package imported every layout)."""

@@ -49,10 +49,11 @@ def package_path() -> str:
     return os.path.relpath(PACKAGE_DIR, CHECKOUT)
 
 
-def check_job_code(handed: dict | None, rule: str, expected: str | None) -> None:
+def check_job_code(handed: dict | None, rule: str, expected: str | None, left_out=()) -> None:
     """Stop a job whose package is not the one its workflow run digested (``handed``: what the
     run handed, :func:`infofrag.provenance.records.code_version_env`), or whose rule's code changed
-    since (``expected``: the rule's code digest, its ``code`` param)."""
+    since (``expected``: the rule's code digest, its ``code`` param; ``left_out``: modules left
+    out of this job's digest beside the run's unused ones, :meth:`infofrag.keys.Keys.left_out`)."""
     if handed is None or expected is None:
         return
     if handed.get("package_dir") != str(PACKAGE_DIR):
@@ -64,7 +65,7 @@ def check_job_code(handed: dict | None, rule: str, expected: str | None) -> None
     if stamps is None or stamps == file_stamps():
         return
     script = CHECKOUT / "scripts" / f"{rule}.py"
-    now = code_digest(script, exclude=frozenset(handed.get("unused_modules") or ()))
+    now = code_digest(script, exclude=frozenset(handed.get("unused_modules") or ()) | frozenset(left_out or ()))
     if now != expected:
         raise IntegrityError(f"rule {rule}: its code changed after the workflow run started (digest {now}, the run "
                              f"digested {expected} at {CHECKOUT}); this job would record code that did not run. "
