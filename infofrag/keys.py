@@ -111,9 +111,9 @@ class Keys:
 
     def member(self, name: str) -> dict:
         """What decides a member's posteriors: a trained member's settings (how often it logs or
-        saves left out) and the training threads (CPU kernels round differently with another
-        count); an imported member's source, by content (its file's digest, its entry point and the
-        syntax of the modules of the user's that it imports)."""
+        saves left out) and the training threads (a kernel that splits its sums by thread rounds
+        differently with another count); an imported member's source, by content (its file's
+        digest, its entry point and the syntax of the modules of the user's that it imports)."""
         m = self.ensemble.members[name]
         if m.trained:
             train = {k: v for k, v in m.train_config().items() if k not in NOT_IN_KEY}
