@@ -37,6 +37,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _scale import ROOT, fmt_s, machine, stage_table  # noqa: E402
 from _tables import replace_block, write_table  # noqa: E402
 
+from infofrag.hotspots import informative_factor_nmi  # noqa: E402
+
 BOOTSTRAP = 4000
 
 
@@ -88,6 +90,11 @@ def _members_by_beta(ds) -> dict:
     return out
 
 
+def _best(nmi: np.ndarray) -> float:
+    """The largest NMI among a member's informative channels (NaN when it has none)."""
+    return float(np.nanmax(nmi)) if np.isfinite(nmi).any() else float("nan")
+
+
 def fraction_interval(in_hotspot: dict, informative: dict, members: list[str], rng) -> tuple[float, float, float]:
     """The fraction of informative channels in a hotspot over ``members``, and its 90% bootstrap
     interval when the members are resampled (the hotspots held fixed)."""
@@ -109,11 +116,12 @@ def findings_lines(results: Path) -> tuple[list[str], dict]:
     boost = json.loads((results / "boost" / "boost.json").read_text())
     threshold = float(hs["info_threshold"])
     member = ds["member"].values.astype(str)
-    channel = ds["channel"].values
     info = ds["info_bits"].values
     beta = ds["beta"].values
     factors = [str(f) for f in ds["factor"].values]
-    fnmi = ds["factor_nmi"].values
+    # as every table of the workflow shows it: NaN for channels at or below the threshold (a weak
+    # channel's NMI would rank with a strong one's)
+    fnmi = informative_factor_nmi(ds["factor_nmi"].transpose("a", "factor").values, info, threshold)
     by_beta = _members_by_beta(ds)
     informative = info > threshold
     per_member_inf: dict = {}
@@ -144,7 +152,7 @@ def findings_lines(results: Path) -> tuple[list[str], dict]:
             best = []
             for m in by_beta[b]:
                 rows = member == m
-                best.append((m, np.nanmax(fnmi[rows, ix]), np.nanmax(fnmi[rows, iy])))
+                best.append((m, _best(fnmi[rows, ix]), _best(fnmi[rows, iy])))
             both = sum(1 for _, x, y in best if x > 0.5 and y > 0.5)
             stats[f"both_above_half_beta{b:g}"] = both
             lines.append(f"- beta {b:g}: {both} of {len(best)} members ("

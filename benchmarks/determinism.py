@@ -37,11 +37,14 @@ def demo_member(cfg: dict, steps: int | None, threads: int) -> dict:
                 checkpoint_every=tr["checkpoint_every"], log_every=tr["log_every"], threads=threads)
 
 
-def measure(ds, sample, member: dict, where: Path) -> dict:
-    """Train ``member``; its weights and what the pipeline measures of it on ``sample``."""
+def measure(ds, sample, member: dict, where: Path, info_threshold: float) -> dict:
+    """Train ``member``; its weights and what the pipeline measures of it on ``sample`` (its
+    fingerprint stage's terms; factor NMI as the hotspots show it, over the channels carrying
+    more than ``info_threshold`` bits)."""
     import torch
 
-    import infofrag
+    from infofrag.hotspots import informative_factor_nmi
+    from infofrag.stages.fingerprint import fingerprints
     from infofrag.train import encode, load_model, train_member
 
     t0 = time.monotonic()
@@ -50,14 +53,12 @@ def measure(ds, sample, member: dict, where: Path) -> dict:
     model, _ = load_model(where / "m.pt")
     weights = torch.cat([p.detach().flatten().double() for p in model.state_dict().values()]).numpy()
     mu, logvar = encode(model, sample["x"], device="cpu")
-    D = infofrag.bhattacharyya(mu.T[:, :, None], logvar.T[:, :, None])
-    info = np.asarray(infofrag.information(D), float)
-    names = list(sample["factor_names"])
-    nmi, _ = infofrag.similarity(D, infofrag.labels_to_distances(sample["factors"].T, dtype=np.float32))
-    nmi = np.where(info[:, None] > 0.1, np.asarray(nmi, float), 0.0)
-    best = dict(zip(names, nmi.max(axis=0)))
-    return dict(weights=weights, info=info, x=best["x"], y=best["y"], seconds=seconds,
-                n_informative=int((info > 0.1).sum()))
+    fp = fingerprints(mu, logvar, sample["factors"], list(sample["factor_names"]), member["name"])
+    nmi = informative_factor_nmi(fp.factor_nmi, fp.info_bits, info_threshold)
+    best = {f: float(np.nanmax(col)) if np.isfinite(col).any() else float("nan")
+            for f, col in zip(fp.factor_names, nmi.T)}
+    return dict(weights=weights, info=fp.info_bits, x=best["x"], y=best["y"], seconds=seconds,
+                n_informative=int((fp.info_bits > info_threshold).sum()))
 
 
 def compare(a: dict, b: dict) -> str:
@@ -80,7 +81,8 @@ def worker(args) -> None:
     ds = make_dataset(dict(cfg["dataset"]))
     sample = draw_sample(ds, int(cfg["sample"]["n_points"]), int(cfg["sample"]["seed"]))
     with tempfile.TemporaryDirectory() as tmp:
-        res = measure(ds, sample, demo_member(cfg, args.steps, args.worker_threads), Path(tmp))
+        res = measure(ds, sample, demo_member(cfg, args.steps, args.worker_threads), Path(tmp),
+                      float(cfg["hotspots"]["info_threshold"]))
     np.savez(args.worker, **res)
 
 
