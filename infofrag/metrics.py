@@ -10,8 +10,11 @@ NaN / None where a score is undefined, below).
 - :func:`sap` -- Separated Attribute Predictability (Kumar et al. 2018), disentanglement_lib's
   variant for discrete factors: for each (latent, factor) a linear SVM (``C = 0.01``, balanced
   class weights) on that one latent predicts the factor; the score is its accuracy on held-out
-  points; per factor the gap between the two best latents; averaged. (``classifier="threshold"``
-  instead puts K - 1 thresholds on the latent: see :func:`sap`.)
+  points; per factor the gap between the two best latents; averaged. The SVM's problem
+  (scikit-learn's ``LinearSVC``, liblinear's) is solved exactly here, in numpy
+  (:func:`linear_svm_1d`): scikit-learn stops near the same minimiser, and per factor its SAP
+  differs from this one's by at most two held-out points. (``classifier="threshold"`` instead
+  puts K - 1 thresholds on the latent: see :func:`sap`.)
 - :func:`dci` -- Disentanglement, Completeness, Informativeness (Eastwood & Williams 2018). The
   importance matrix ``R [d, F]`` comes from one classifier per factor, fitted on training points;
   informativeness is its mean accuracy on held-out points. ``importance="gbt"`` (default) is
@@ -44,13 +47,12 @@ None with the reason under ``"undefined"`` from :func:`all_metrics` -- never as 
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 
 from .defaults import default
 
-__all__ = ["mig", "sap", "dci", "all_metrics", "all_metrics_split", "mig_per_factor", "sap_per_factor",
+__all__ = ["mig", "sap", "dci", "linear_svm_1d", "predict_svm_1d", "all_metrics", "all_metrics_split", "mig_per_factor", "sap_per_factor",
            "dci_importance", "importance_model", "IMPORTANCES", "GBT_SETTINGS", "FOREST_SETTINGS"]
 
 MIG_BINS = 20
@@ -202,12 +204,70 @@ def _sap_scores(m, f, varying, seed, train_fraction, classifier="svm") -> np.nda
     return _sap_matrix(m, f, varying, train, test, seed, classifier)
 
 
+def linear_svm_1d(x, y, c: float = SAP_C, max_iter: int = 100):
+    """The classifier of disentanglement_lib's SAP on one latent, solved exactly: scikit-learn's
+    ``LinearSVC(C=c, class_weight="balanced")`` (liblinear's L2-regularised squared hinge, the
+    intercept a feature of value 1 regularised with the weight, one problem per class against
+    the rest, a class's own points weighted by its balanced weight and the rest by 1, or one
+    problem for two classes with each class weighted) fitted on ``x [n]``, ``y [n]``.
+
+    Each problem is strictly convex in two unknowns, so its minimiser is unique; liblinear stops
+    near it (relative tolerance 1e-4), this solves it to rounding with a finite Newton method on
+    every class at once (the Hessian is constant while the set of points inside the margin is,
+    so the step that finds that set lands on the minimiser). No scikit-learn import: it cost more
+    than a member's whole scores. Returns ``(classes, w [P], b [P])``; :func:`predict_svm_1d`.
+    """
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    classes, yi = np.unique(y, return_inverse=True)
+    yi = yi.reshape(-1)
+    k, n = classes.size, x.size
+    if k < 2:
+        raise ValueError("linear_svm_1d: needs at least two classes")
+    weight = n / (k * np.bincount(yi, minlength=k))  # class_weight="balanced"
+    if k == 2:  # one problem, classes[1] positive, each class weighted
+        sign = np.where(yi == 1, 1.0, -1.0)[None]
+        cost = (c * weight[yi])[None]
+    else:  # one against the rest: the class's points weighted, the rest at c
+        sign = np.where(yi[None, :] == np.arange(k)[:, None], 1.0, -1.0)
+        cost = np.where(sign > 0, c * weight[:, None], c)
+    w, b = np.zeros(sign.shape[0]), np.zeros(sign.shape[0])
+
+    def objective(w, b):
+        m = np.maximum(0.0, 1.0 - sign * (w[:, None] * x + b[:, None]))
+        return 0.5 * (w * w + b * b) + (cost * m * m).sum(axis=1)
+
+    for _ in range(max_iter):
+        margin = 1.0 - sign * (w[:, None] * x + b[:, None])
+        on = cost * (margin > 0)
+        gw = w - 2.0 * (on * margin * sign * x).sum(axis=1)
+        gb = b - 2.0 * (on * margin * sign).sum(axis=1)
+        scale = 1.0 + np.abs(w) + np.abs(b)
+        if np.all(np.abs(gw) + np.abs(gb) <= 1e-12 * scale):
+            break
+        hww, hwb, hbb = 1.0 + 2.0 * (on * x * x).sum(axis=1), 2.0 * (on * x).sum(axis=1), 1.0 + 2.0 * on.sum(axis=1)
+        det = hww * hbb - hwb * hwb
+        dw, db = -(hbb * gw - hwb * gb) / det, -(hww * gb - hwb * gw) / det
+        f0, slope, t = objective(w, b), gw * dw + gb * db, np.ones_like(w)
+        for _ in range(60):  # backtracking (Armijo) where the full step overshoots
+            worse = objective(w + t * dw, b + t * db) > f0 + 1e-4 * t * slope
+            if not worse.any():
+                break
+            t = np.where(worse, 0.5 * t, t)
+        w, b = w + t * dw, b + t * db
+    return classes, w, b
+
+
+def predict_svm_1d(model, x) -> np.ndarray:
+    """Classes predicted by :func:`linear_svm_1d`'s model, as ``LinearSVC.predict`` does: two
+    classes by the sign of the decision value, more by the largest (the first on a tie)."""
+    classes, w, b = model
+    x = np.asarray(x, dtype=np.float64).reshape(-1)
+    score = w[:, None] * x + b[:, None]
+    return classes[(score[0] > 0).astype(int)] if classes.size == 2 else classes[score.argmax(axis=0)]
+
+
 def _sap_matrix(m, f, varying, train, test, seed, classifier="svm") -> np.ndarray:
     """Held-out accuracy ``[d, F]`` of one classifier per (latent, factor), fitted on ``train``."""
-    from sklearn.exceptions import ConvergenceWarning
-    from sklearn.svm import LinearSVC
-    from sklearn.tree import DecisionTreeClassifier
-
     if classifier not in SAP_CLASSIFIERS:
         raise ValueError(f"classifier: expected one of {SAP_CLASSIFIERS}, got {classifier!r}")
     scores = np.zeros((m.shape[1], f.shape[1]))
@@ -217,19 +277,17 @@ def _sap_matrix(m, f, varying, train, test, seed, classifier="svm") -> np.ndarra
             scores[:, j] = np.mean(y_test == y_train[0])
             continue
         for i in range(m.shape[1]):
-            x_train, x_test = m[train, i:i + 1], m[test, i:i + 1]
+            x_train, x_test = m[train, i], m[test, i]
             if np.ptp(x_train) == 0.0:  # dead latent: no information, score it as chance
                 pred = np.full(len(test), np.bincount(y_train).argmax())
-            else:
-                if classifier == "svm":
-                    clf = LinearSVC(C=SAP_C, class_weight="balanced", random_state=seed)
-                else:  # K - 1 thresholds, placed greedily (a tree with K leaves on one latent)
-                    k = int(np.unique(y_train).size)
-                    clf = DecisionTreeClassifier(max_leaf_nodes=k, random_state=seed)
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    clf.fit(x_train, y_train)
-                pred = clf.predict(x_test)
+            elif classifier == "svm":
+                pred = predict_svm_1d(linear_svm_1d(x_train, y_train), x_test)
+            else:  # K - 1 thresholds, placed greedily (a tree with K leaves on one latent)
+                from sklearn.tree import DecisionTreeClassifier
+
+                k = int(np.unique(y_train).size)
+                clf = DecisionTreeClassifier(max_leaf_nodes=k, random_state=seed)
+                pred = clf.fit(x_train[:, None], y_train).predict(x_test[:, None])
             scores[i, j] = np.mean(pred == y_test)
     return scores
 
