@@ -27,6 +27,7 @@ rule boost:
         R("logs/boost.log"),
     benchmark:
         R("benchmarks/boost.tsv")
+    priority: 3
     conda:
         "../envs/torch.yaml"
     threads: 2

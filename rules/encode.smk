@@ -11,6 +11,7 @@ rule encode:
         R("logs/encode/{member}.log"),
     benchmark:
         R("benchmarks/encode/{member}.tsv")
+    priority: 2
     conda:
         "../envs/torch.yaml"
     threads: 1

@@ -13,6 +13,7 @@ rule fingerprint:
         R("logs/fingerprint/{member}.log"),
     benchmark:
         R("benchmarks/fingerprint/{member}.tsv")
+    priority: 2
     conda:
         "../envs/torch.yaml"
     threads: 1

@@ -11,6 +11,7 @@ rule gather:
         R("logs/gather.log"),
     benchmark:
         R("benchmarks/gather.tsv")
+    priority: 3
     conda:
         "../envs/analysis.yaml"
     resources:

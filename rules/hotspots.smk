@@ -55,6 +55,7 @@ rule hotspots:
         R("logs/hotspots.log"),
     benchmark:
         R("benchmarks/hotspots.tsv")
+    priority: 3
     conda:
         "../envs/analysis.yaml"
     resources:

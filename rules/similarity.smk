@@ -1,5 +1,8 @@
 rule similarity:
-    """One shard: NMI, VI and joint information for all channel pairs of a block pair."""
+    """One shard: NMI, VI and joint information for all channel pairs of a block pair. One thread:
+    shards run side by side, one per core, as soon as their fingerprints exist (priority 3); a
+    shard asking for two cores would wait behind the one-core jobs that keep taking each core as it
+    frees."""
     input:
         key=key_input("similarity"),
         rows=lambda wc: block_fingerprints(wc.block_a),
@@ -11,9 +14,10 @@ rule similarity:
         R("logs/similarity/{block_a}__{block_b}.log"),
     benchmark:
         R("benchmarks/similarity/{block_a}__{block_b}.tsv")
+    priority: 3
     conda:
         "../envs/torch.yaml"
-    threads: 2
+    threads: 1
     resources:
         mem_mb=MEM_MB["similarity"],
         runtime=lambda wc, attempt: 20 * attempt,

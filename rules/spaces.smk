@@ -20,6 +20,7 @@ rule spaces:
         R("logs/spaces/{block_a}__{block_b}.log"),
     benchmark:
         R("benchmarks/spaces/{block_a}__{block_b}.tsv")
+    priority: 3
     conda:
         "../envs/torch.yaml"
     # one thread: the Monte Carlo's small tensor operations gain nothing from a second, and
@@ -53,6 +54,7 @@ rule spaces_gather:
         R("logs/spaces_gather.log"),
     benchmark:
         R("benchmarks/spaces_gather.tsv")
+    priority: 3
     conda:
         "../envs/torch.yaml"
     threads: 2

@@ -1,4 +1,6 @@
 """Fixtures shared by the whole suite. Builders live in ``tests/helpers``."""
+import contextlib
+import fcntl
 import os
 import sys
 from pathlib import Path
@@ -41,18 +43,41 @@ def one_torch_thread():
     torch.set_num_threads(old)
 
 
+def _session_dir(tmp_path_factory) -> Path:
+    """The folder every process of this pytest session shares: the root of the session's temporary
+    folders, above pytest-xdist's per-worker ones (each worker is a session of its own)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path):
+    """Hold an exclusive lock on ``path`` (one process of the session builds, the others wait)."""
+    with open(path, "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def frozen_root(tmp_path_factory) -> Path:
     """The session's snapshot of the checkout, which every workflow run of the suite uses
-    (helpers.runs.code_root)."""
-    return runs.freeze(tmp_path_factory.getbasetemp() / "frozen-checkout")
+    (helpers.runs.code_root); one for all of the session's processes."""
+    shared = _session_dir(tmp_path_factory)
+    with _exclusive(shared / "frozen-checkout.lock"):
+        return runs.freeze(shared / "frozen-checkout")
 
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, frozen_root) -> Path:
-    """One completed run of config/test.yaml, shared by every workflow-level test of the session.
-    Read it; to change anything, take ``run_copy``."""
-    return runs.finished_run(tmp_path_factory.getbasetemp() / "finished-run")
+    """One completed run of config/test.yaml, shared by every workflow-level test of the session,
+    in all of its processes (built by the first to need it, while the others wait). Read it; to
+    change anything, take ``run_copy``."""
+    shared = _session_dir(tmp_path_factory)
+    with _exclusive(shared / "finished-run.lock"):
+        return runs.finished_run(shared / "finished-run")
 
 
 @pytest.fixture

@@ -32,10 +32,13 @@ def code_root() -> Path:
 
 
 def freeze(dest: Path) -> Path:
-    """Make ``dest`` the session's snapshot of the checkout (taken once)."""
-    if not (dest / "Snakefile").exists():
+    """Make ``dest`` the session's snapshot of the checkout (taken once; a marker beside it says
+    the copy is whole)."""
+    whole = dest.with_name(dest.name + ".whole")
+    if not whole.exists():
         shutil.rmtree(dest, ignore_errors=True)
         snapshot(dest)
+        whole.write_text("ok")
     _CODE["root"] = dest
     return dest
 
