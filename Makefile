@@ -58,7 +58,7 @@ bench: setup
 	$(BIN)/python benchmarks/bench_train.py --threads 2 --repeats 3 --out benchmarks/results/train.md
 	$(BIN)/python benchmarks/bench_boost.py --threads 1 --out benchmarks/results/boost.md
 
-# The paper's scale after training (3,000 channels, N = 1,000): about 20 minutes on 2 idle cores.
+# The paper's scale after training (3,000 channels, N = 1,000): about 10 minutes on 2 idle cores.
 bench-paper-scale: setup
 	PATH=$(abspath $(BIN)):$$PATH $(BIN)/python benchmarks/paper_scale.py --out benchmarks/results/paper_scale.md
 

@@ -8,7 +8,7 @@ channels are perturbed copies of shared fragments (x and y position, scale, shap
 a diagonal of position) or a mix of their own, a third of the rest collapsed. The floors are
 measured on every channel (``--floor-fraction 1``).
 
-    python benchmarks/paper_scale.py --out benchmarks/results/paper_scale.md     # ~20 min on 2 idle cores
+    python benchmarks/paper_scale.py --out benchmarks/results/paper_scale.md     # ~10 min on 2 idle cores
     python benchmarks/paper_scale.py --seeds 30 --work /tmp/ps30                  # a quick look
 """
 

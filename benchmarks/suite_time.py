@@ -65,7 +65,7 @@ def run_suite(clone: Path, log: Path, burners: int) -> dict:
             p.terminate()
     text = log.read_text(errors="replace")
     closing = [line.strip("= ").strip() for line in text.splitlines()
-               if re.match(r"^=+ .*(passed|failed|error).* in [\d.]+s", line)]
+               if re.match(r"^=* ?\d+ (passed|failed|error).* in [\d.]+s", line)]
     return dict(rc=rc, wall=wall, loads=loads, closing=closing[-1] if closing else "(no pytest summary)")
 
 
