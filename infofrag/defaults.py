@@ -14,12 +14,10 @@ SCHEMA_PATH = Path(__file__).resolve().parent / "schema.yaml"
 
 @functools.lru_cache(maxsize=1)
 def schema() -> dict:
-    """The parsed schema; with libyaml's parser where PyYAML has it (the same document, a tenth
-    of the time: every job that reads a default parses it once)."""
     import yaml
 
     with open(SCHEMA_PATH) as fh:
-        return yaml.load(fh, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # noqa: S506 - safe loaders
+        return yaml.safe_load(fh)
 
 
 def default(key: str):

@@ -96,11 +96,3 @@ def test_an_installed_package_validates_a_config(tmp_path, root):
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout) == 0.01
 
-
-def test_the_schema_parses_the_same_with_either_yaml_parser():
-    """Jobs parse the schema with libyaml where PyYAML has it: the same document as the pure
-    Python parser's."""
-    import yaml
-
-    with open(defaults.SCHEMA_PATH) as fh:
-        assert defaults.schema() == yaml.safe_load(fh)
