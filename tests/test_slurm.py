@@ -334,9 +334,10 @@ def assert_same_results(local: Path, cluster_run: Path) -> str:
 @pytest.fixture(scope="module")
 def steps_for_timeout():
     """Steps that take TIMEOUT_TRAIN_SECONDS to train here, so that the member outlives its
-    1-minute limit whatever the machine's speed, and finishes on a later attempt (2 to 6 minutes). The rate is the marginal one (the time of 400
-    steps less that of 100): a short run's fixed costs (building the model, the first steps,
-    writing the checkpoint) would make it look slower and give the member too few steps."""
+    1-minute limit whatever the machine's speed, and finishes on a later attempt (2 to 6
+    minutes). The rate is the marginal one (the time of 400 steps less that of 100): a short
+    run's fixed costs (building the model, the first steps, writing the checkpoint) would make it
+    look slower and give the member too few steps."""
     import tempfile
 
     from infofrag import data, train
