@@ -19,12 +19,11 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _scale import ROOT, machine  # noqa: E402
+from _scale import ROOT, LoadMonitor, machine  # noqa: E402
 from _tables import replace_block  # noqa: E402
 
 HEADER = ["| condition | result | wall (min) | load during (mean / max) | pytest's closing line |",
@@ -38,18 +37,12 @@ def burn() -> None:
         x = (x * 1103515245 + 12345) % 2147483648
 
 
-def sample_load(stop: threading.Event, loads: list) -> None:
-    while not stop.wait(15.0):
-        loads.append(os.getloadavg()[0])
-
-
 def run_suite(clone: Path, log: Path, burners: int) -> dict:
     procs = [mp.Process(target=burn, daemon=True) for _ in range(burners)]
     for p in procs:
         p.start()
-    loads, stop = [], threading.Event()
-    sampler = threading.Thread(target=sample_load, args=(stop, loads), daemon=True)
-    sampler.start()
+    load = LoadMonitor()
+    load.start()
     env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "PYTHONPATH")}
     env["PATH"] = os.pathsep.join(p for p in env.get("PATH", "").split(os.pathsep)
                                   if not p.startswith(str(ROOT)))  # not this checkout's venv
@@ -60,13 +53,13 @@ def run_suite(clone: Path, log: Path, burners: int) -> dict:
                                 env=dict(env, CI="1")).returncode
     finally:
         wall = time.monotonic() - t0
-        stop.set()
+        load.stop.set()
         for p in procs:
             p.terminate()
     text = log.read_text(errors="replace")
     closing = [line.strip("= ").strip() for line in text.splitlines()
                if re.match(r"^=* ?\d+ (passed|failed|error).* in [\d.]+s", line)]
-    return dict(rc=rc, wall=wall, loads=loads, closing=closing[-1] if closing else "(no pytest summary)")
+    return dict(rc=rc, wall=wall, loads=load.samples, closing=closing[-1] if closing else "(no pytest summary)")
 
 
 def update_table(out: Path, condition: str, row: str, preamble: list[str]) -> list[str]:

@@ -47,13 +47,13 @@ None with the reason under ``"undefined"`` from :func:`all_metrics` -- never as 
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from .defaults import default
 
-__all__ = ["mig", "sap", "dci", "linear_svm_1d", "predict_svm_1d", "all_metrics", "all_metrics_split", "mig_per_factor", "sap_per_factor",
-           "dci_importance", "importance_model", "IMPORTANCES", "GBT_SETTINGS", "FOREST_SETTINGS"]
+__all__ = ["mig", "sap", "dci", "all_metrics", "all_metrics_split", "mig_per_factor", "sap_per_factor",
+           "linear_svm_1d", "predict_svm_1d", "dci_importance", "importance_model", "IMPORTANCES",
+           "GBT_SETTINGS", "FOREST_SETTINGS"]
 
 MIG_BINS = 20
 TRAIN_FRACTION = 2.0 / 3.0

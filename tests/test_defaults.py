@@ -95,4 +95,3 @@ def test_an_installed_package_validates_a_config(tmp_path, root):
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert float(proc.stdout) == 0.01
-
