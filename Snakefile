@@ -42,6 +42,12 @@ onstart:
     # results directory for this config.
     if workflow.local_exec:
         resources.check(config, list(MEMBERS.values()), resources.available_mb())
+        # Snakemake's job-rate limiter (meant for cluster submission) re-runs a scheduling round
+        # one second after every round while jobs are ready: each round that a finished job
+        # starts leaves a chain of rounds behind it, and with thousands of short jobs (a zoo's
+        # per-member jobs) the scheduler never rests (docs/zoo.md). Local jobs need no rate.
+        if getattr(workflow.scheduler, "job_rate_limiter", None) is not None:
+            workflow.scheduler.job_rate_limiter = None
     ownership.claim(RESULTS, OWNER)
     # Snakemake deletes a job's outputs before running it: keep the previous results (hard
     # links) so that a job that fails does not lose its rule's last good result.
