@@ -42,12 +42,9 @@ onstart:
     # results directory for this config.
     if workflow.local_exec:
         resources.check(config, list(MEMBERS.values()), resources.available_mb())
-        # Snakemake's job-rate limiter (meant for cluster submission) re-runs a scheduling round
-        # one second after every round while jobs are ready: each round that a finished job
-        # starts leaves a chain of rounds behind it, and with thousands of short jobs (a zoo's
-        # per-member jobs) the scheduler never rests (docs/zoo.md). Local jobs need no rate.
-        if getattr(workflow.scheduler, "job_rate_limiter", None) is not None:
-            workflow.scheduler.job_rate_limiter = None
+        # Snakemake's job-rate limiter paces cluster submissions; locally its re-evaluation
+        # rounds keep the Snakemake process busy at thousands of jobs (infofrag.scheduling).
+        lift_local_rate_limit(workflow)
     ownership.claim(RESULTS, OWNER)
     # Snakemake deletes a job's outputs before running it: keep the previous results (hard
     # links) so that a job that fails does not lose its rule's last good result.
