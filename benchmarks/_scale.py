@@ -460,7 +460,7 @@ def recovery(results: Path, truth: dict) -> list[dict]:
     spots = hot.get("hotspots") or []
     where = {}
     for h in spots:
-        for m, c in zip(h["members"], h["channels"]):
+        for m, c in h["members"]:  # [member, channel] pairs
             where[(m, int(c))] = h["id"]
     informative = {tuple(x.rsplit("/", 1)) for x in hot.get("informative", [])}
     planted = defaultdict(list)
@@ -488,7 +488,7 @@ def recovery(results: Path, truth: dict) -> list[dict]:
         held = defaultdict(set)
         for m, c in chans:
             found[truth[m]["family"]].add(m)
-        for m in spot["members"]:
+        for m, _ in spot["members"]:
             held[truth[m]["family"]].add(m)
         rows.append({"fragment": name, "channels": len(chans), "hotspot": hid, "recall": counts[hid] / len(chans),
                      "precision": counts[hid] / size, "size": size,
