@@ -451,12 +451,12 @@ def floors(results: Path, cfg: dict, fraction: float, threads: int, sample_membe
 
 # --------------------------------------------------------------------------- recovery
 
-def recovery(results: Path, truth: dict) -> list[dict]:
+def recovery(hot: dict, truth: dict) -> list[dict]:
     """For each planted fragment: the hotspot holding most of its channels, the fraction of its
     informative channels there (recall), the fraction of that hotspot's channels that are it
     (precision), and per family the share of members that found it (planted) and that have a
-    channel in that hotspot."""
-    hot = json.loads((results / "hotspots" / "hotspots.json").read_text())
+    channel in that hotspot. ``hot``: a hotspots result (``hotspots.json``, or
+    :func:`infofrag.hotspots.find_hotspots`'s)."""
     spots = hot.get("hotspots") or []
     where = {}
     for h in spots:

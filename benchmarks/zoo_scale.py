@@ -174,7 +174,6 @@ def main(argv=None, preset: str = "zoo", doc: str = __doc__, name: str = "zoo_sc
     fl = floors(results, cfg, fraction, args.cores)
     scores_cost = {imp: one_member_scores(results, imp) for imp in ("none", "forest", "gbt")}
     overhead = snakemake_overhead(work)
-    rec = recovery(results, truth) if preset == "zoo" else []
     t0 = time.perf_counter()
     report = snakemake(work, config, "--report", str(work / "report.html"))
     t_report = time.perf_counter() - t0
@@ -182,6 +181,7 @@ def main(argv=None, preset: str = "zoo", doc: str = __doc__, name: str = "zoo_sc
               "report.html": open_seconds(work / "report.html") if report.returncode == 0 else None,
               "explore/index.html": open_seconds(results / "explore" / "index.html")}
     hot = json.loads((results / "hotspots" / "hotspots.json").read_text())
+    rec = recovery(hot, truth) if preset == "zoo" else []
     load_after = os.getloadavg()
 
     M = n_members * args.channels
