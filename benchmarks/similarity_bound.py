@@ -73,6 +73,15 @@ def shard_inputs(results: Path) -> list[dict]:
     return out
 
 
+def regrouped(shards: list[dict], per_block: int) -> list[dict]:
+    """The run's members (in block order) in blocks of ``per_block``, and a shard per pair of
+    blocks: another layout of the same channels, measured as if the run had used it."""
+    members = list(dict.fromkeys(m for s in shards for m in s["a"] + s["b"]))
+    blocks = [members[k:k + per_block] for k in range(0, len(members), per_block)]
+    return [{"name": f"block{i}__block{j}", "a": blocks[i], "b": blocks[j], "threshold": shards[0]["threshold"]}
+            for i in range(len(blocks)) for j in range(i, len(blocks))]
+
+
 def informative(results: Path, members: list, threshold):
     from infofrag.store import fingerprint as fingerprint_store
 
@@ -83,13 +92,16 @@ def informative(results: Path, members: list, threshold):
     return mu[keep], lv[keep]
 
 
-def measure(results: Path, cores: int) -> dict:
+def measure(results: Path, cores: int, per_block: int | None = None) -> dict:
+    """``per_block``: measure blocks of that many members instead of the run's own shards."""
     import torch
 
     from infofrag.estimators import PosteriorChannels, similarity
 
     shards = shard_inputs(results)
-    table = stage_table(results).get("similarity")
+    if per_block:
+        shards = regrouped(shards, per_block)
+    table = None if per_block else stage_table(results).get("similarity")
     jobs = {}
     for tsv in (results / "benchmarks" / "similarity").glob("*.tsv"):
         lines = tsv.read_text().splitlines()
@@ -111,7 +123,7 @@ def measure(results: Path, cores: int) -> dict:
         t0 = time.perf_counter()
         similarity(PosteriorChannels(*a), None if same else PosteriorChannels(*b), return_terms=True)
         rows.append({**s, "rows": len(a[0]), "cols": len(b[0]), "same": same,
-                     "kernel": time.perf_counter() - t0, "job": jobs.get(s["name"])})
+                     "kernel": time.perf_counter() - t0, "job": None if per_block else jobs.get(s["name"])})
     everyone = sorted(set(m for s in shards for m in s["a"] + s["b"]))
     torch.set_num_threads(cores)
     mu, lv = channels(everyone, shards[0]["threshold"])
@@ -123,7 +135,7 @@ def measure(results: Path, cores: int) -> dict:
     with_start = best_makespan([r["kernel"] + start for r in rows], cores)
     span = None if table is None or table["start"] is None else table["end"] - table["start"]
     return {"rows": rows, "floor": floor, "n_informative": len(mu), "start": start, "kernel_only": kernel_only,
-            "with_start": with_start, "span": span, "cores": cores}
+            "with_start": with_start, "span": span, "cores": cores, "per_block": per_block}
 
 
 def report(m: dict, results: Path) -> str:
@@ -131,7 +143,9 @@ def report(m: dict, results: Path) -> str:
     lines = [
         "# The similarity stage against its floor: what the shard layout allows", "",
         machine(), "",
-        f"On the finished run in `{results}`: {len(m['rows'])} shards, {m['n_informative']:,} informative channels. "
+        f"On the finished run in `{results}`: {len(m['rows'])} shards"
+        + (f" (not the run's: its members in blocks of {m['per_block']})" if m["per_block"] else "")
+        + f", {m['n_informative']:,} informative channels. "
         f"**Floor** (the kernel on all of them in one process, {c} threads): **{f:.1f} s**. "
         f"A process that makes a shard job's imports (`{SHARD_IMPORTS}`): **{m['start']:.2f} s** (least of 3).", "",
         "| shard | channels (rows x cols) | pairs computed | kernel alone, 1 thread (s) | shard job in the run (s) "
@@ -145,9 +159,10 @@ def report(m: dict, results: Path) -> str:
         lines.append(f"| {r['name']} | {r['rows']:,} x {r['cols']:,} | {pairs:,} | {r['kernel']:.1f} | {job} | {gap} |")
     kern = sum(r["kernel"] for r in m["rows"])
     jobs = [r["job"] for r in m["rows"] if r["job"] is not None]
+    every = len(jobs) == len(m["rows"])
     lines += [
         f"| all | | | {kern:.1f} ({kern / (f * c):.2f}x the floor's {c}-thread work) | "
-        f"{sum(jobs):.1f} | {sum(jobs) - kern:.1f} |", "",
+        + (f"{sum(jobs):.1f} | {sum(jobs) - kern:.1f} |" if every else "– | – |"), "",
         "| schedule of these shards on {} cores | span (s) | / floor |".format(c),
         "| --- | ---: | ---: |",
         f"| best, kernels alone ({m['kernel_only'][1]}) | {m['kernel_only'][0]:.1f} | "
@@ -158,7 +173,8 @@ def report(m: dict, results: Path) -> str:
     if m["span"] is not None:
         lines.append(f"| measured in the run (first shard's start to last shard's end) | {m['span']:.1f} | "
                      f"{m['span'] / f:.2f} |")
-    lines += ["", f"Command: `python benchmarks/similarity_bound.py --results {results}`", ""]
+    opt = f" --block-members {m['per_block']}" if m["per_block"] else ""
+    lines += ["", f"Command: `python benchmarks/similarity_bound.py --results {results}{opt}`", ""]
     return "\n".join(lines)
 
 
@@ -166,9 +182,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--results", type=Path, required=True, help="a finished run's results folder")
     ap.add_argument("--cores", type=int, default=os.cpu_count() or 1, help="cores of the run (default: this machine's)")
+    ap.add_argument("--block-members", type=int, help="measure another layout: the run's members in blocks of "
+                    "this many (default: the run's own shards)")
     ap.add_argument("--out", type=Path, help="also write the table here")
     a = ap.parse_args(argv)
-    text = report(measure(a.results.resolve(), a.cores), a.results)
+    text = report(measure(a.results.resolve(), a.cores, a.block_members), a.results)
     print(text)
     if a.out:
         a.out.write_text(text)

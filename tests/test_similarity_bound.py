@@ -56,3 +56,14 @@ def test_measure_on_a_finished_run(bound, finished_run):
     text = bound.report(m, results)
     assert "| best, each kernel + a process start" in text
     assert all(f"| {r['name']} |" in text for r in m["rows"])
+
+
+def test_regrouped_layout_covers_every_pair_of_blocks_once(bound):
+    shards = [{"name": "x__x", "a": ["m0", "m1", "m2"], "b": ["m0", "m1", "m2"], "threshold": 0.01},
+              {"name": "x__y", "a": ["m0", "m1", "m2"], "b": ["m3", "m4"], "threshold": 0.01},
+              {"name": "y__y", "a": ["m3", "m4"], "b": ["m3", "m4"], "threshold": 0.01}]
+    two = bound.regrouped(shards, 2)  # blocks [m0 m1] [m2 m3] [m4]
+    assert [(s["a"], s["b"]) for s in two][:2] == [(["m0", "m1"], ["m0", "m1"]), (["m0", "m1"], ["m2", "m3"])]
+    assert len(two) == 6 and all(s["threshold"] == 0.01 for s in two)
+    one = bound.regrouped(shards, 5)
+    assert len(one) == 1 and one[0]["a"] == one[0]["b"] == ["m0", "m1", "m2", "m3", "m4"]
