@@ -1,4 +1,5 @@
-"""Snakemake's local scheduling at thousands of jobs (used by the Snakefile's ``onstart``).
+"""Snakemake's scheduling: the local job-rate limit at thousands of jobs (used by the Snakefile's
+``onstart``), and the order of the similarity shards (used by ``rules/similarity.smk``).
 
 Snakemake's job-rate limiter (``--max-jobs-per-timespan``, on by default, meant to pace cluster
 submissions) schedules one more scheduling round a timespan (1 s) after every round that finds
@@ -23,3 +24,18 @@ def lift_local_rate_limit(workflow) -> bool:
         return False
     scheduler.job_rate_limiter = None
     return True
+
+
+def shard_priorities(block_channels: dict, pairs, base: float = 3.0, spread: float = 0.5) -> dict:
+    """Each similarity shard's priority: the rule's ``base`` plus up to ``spread`` in proportion
+    to the channel pairs it computes (``block_channels``: channels per block; ``pairs``: the
+    shards' block pairs), so that of the shards ready at once the largest start first and the
+    smallest fill the cores at the end (the longest-first rule). Among equal priorities Snakemake
+    weighs input sizes, which for these directory inputs say nothing of the work: at the paper's
+    scale the smallest of three shards took a core first and the largest waited for it."""
+    work = {}
+    for a, b in pairs:
+        na, nb = block_channels[a], block_channels[b]
+        work[(a, b)] = na * (na + 1) / 2 if a == b else na * nb
+    top = max(work.values(), default=0) or 1
+    return {k: base + spread * w / top for k, w in work.items()}

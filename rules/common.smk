@@ -15,7 +15,7 @@ from snakemake.utils import min_version
 import infofrag
 from infofrag import config as ifc
 from infofrag import ownership, previous, resources
-from infofrag.scheduling import lift_local_rate_limit
+from infofrag.scheduling import lift_local_rate_limit, shard_priorities
 from infofrag.keys import Keys
 from infofrag.stages import scores as scores_stage
 from infofrag.provenance.records import require_checkout
@@ -40,6 +40,11 @@ ENSEMBLE = ifc.ensemble(config)
 MEMBERS = ENSEMBLE.members
 BLOCKS = ENSEMBLE.blocks
 BLOCK_PAIRS = ENSEMBLE.pairs
+# Each similarity shard's priority: the largest of those ready start first (infofrag.scheduling).
+SHARD_PRIORITY = shard_priorities(
+    {name: sum(MEMBERS[m].latent_dim for m in b.members) for name, b in BLOCKS.items()},
+    BLOCK_PAIRS,
+)
 TRAINED = ENSEMBLE.trained
 IMPORTED = ENSEMBLE.imported
 # Each rule's memory request, from estimates of its jobs' peaks (infofrag.resources).

@@ -1,8 +1,8 @@
 rule similarity:
     """One shard: NMI, VI and joint information for all channel pairs of a block pair. One thread:
-    shards run side by side, one per core, as soon as their fingerprints exist (priority 3); a
-    shard asking for two cores would wait behind the one-core jobs that keep taking each core as it
-    frees."""
+    shards run side by side, one per core, as soon as their fingerprints exist (priority 3 to 3.5,
+    the largest first); a shard asking for two cores would wait behind the one-core jobs that keep
+    taking each core as it frees."""
     input:
         key=key_input("similarity"),
         rows=lambda wc: block_fingerprints(wc.block_a),
@@ -14,7 +14,7 @@ rule similarity:
         R("logs/similarity/{block_a}__{block_b}.log"),
     benchmark:
         R("benchmarks/similarity/{block_a}__{block_b}.tsv")
-    priority: 3
+    priority: lambda wc: SHARD_PRIORITY[(wc.block_a, wc.block_b)]
     conda:
         "../envs/torch.yaml"
     threads: 1

@@ -43,6 +43,40 @@ def test_digest_tree_is_stable_and_sensitive(tmp_path):
     assert pv.digest_path(d) != first
 
 
+def _digest_tree_by_rglob(path):
+    """The tree digest as first written: pathlib's sorted rglob (the reference for tree_files)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for sub in sorted(p for p in path.rglob("*") if p.is_file() and p.name not in pv.TREE_IGNORE):
+        h.update(sub.relative_to(path).as_posix().encode() + b"\0")
+        h.update(pv.sha256_file(sub).encode() + b"\n")
+    return h.hexdigest()
+
+
+def test_digest_tree_equals_the_rglob_digest(tmp_path):
+    """Same files, same order, same digest as sorted rglob: names that sort differently as
+    strings and as path parts ("a-b/x" vs "a/b"), hidden files, Snakemake's stamp (ignored),
+    symlinks to a file (hashed), to a directory (not entered) and to nothing, an empty folder."""
+    d = tmp_path / "store"
+    for rel, data in {"a/b": b"1", "a-b/x": b"2", "a/c/.hidden": b"3", "z": b"4", "c/0/0": b"5",
+                      ".snakemake_timestamp": b"", "a/.snakemake_timestamp": b""}.items():
+        (d / rel).parent.mkdir(parents=True, exist_ok=True)
+        (d / rel).write_bytes(data)
+    (d / "empty").mkdir()
+    outside = tmp_path / "outside"
+    (outside / "deep").mkdir(parents=True)
+    (outside / "deep" / "f").write_bytes(b"6")
+    (d / "link_to_file").symlink_to(d / "z")
+    (d / "link_to_dir").symlink_to(outside)
+    (d / "broken").symlink_to(tmp_path / "nothing")
+    names = ["/".join(parts) for parts, _ in pv.tree_files(d)]
+    assert names == ["a/b", "a/c/.hidden", "a-b/x", "c/0/0", "link_to_file", "z"]
+    assert pv.digest_path(d) == _digest_tree_by_rglob(d)
+    (d / "a" / "c" / ".hidden").write_bytes(b"changed")
+    assert pv.digest_path(d) == _digest_tree_by_rglob(d)
+
+
 def test_record_has_what_produced_it(chain):
     _, a, b, c = chain
     rec = pv.read_record(pv.record_path(c))
