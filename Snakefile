@@ -45,6 +45,8 @@ onstart:
         # Snakemake's job-rate limiter paces cluster submissions; locally its re-evaluation
         # rounds keep the Snakemake process busy at thousands of jobs (infofrag.scheduling).
         lift_local_rate_limit(workflow)
+    # Each scheduling round reads every ready job's input sizes: read each once.
+    cache_input_sizes(workflow)
     ownership.claim(RESULTS, OWNER)
     # Snakemake deletes a job's outputs before running it: keep the previous results (hard
     # links) so that a job that fails does not lose its rule's last good result.

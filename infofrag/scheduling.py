@@ -9,8 +9,15 @@ weighs. With a zoo's thousands of short per-member jobs the chains outnumber wha
 process can run, and it spends most of a core on them, taken from the jobs (docs/zoo.md). Local
 jobs need no submission rate: a local run lifts the limiter; cluster runs keep it.
 
+Each round also reads the size of every input of every job it weighs (to break ties between
+jobs of equal priority by input size); with hundreds of ready jobs that is thousands of file
+stats a round, again for files whose size cannot have changed. Every run (local or cluster)
+reads each input's size once (:func:`cache_input_sizes`), so that a round can weigh every ready
+job and the priorities decide exactly: the workflow's profile caps a round at 1,000 jobs
+(``scheduler-subsample``) only for the largest zoos.
+
 Duck-typed (the package does not import Snakemake): only the scheduler's ``job_rate_limiter``
-attribute is touched, and nothing is done where it is absent.
+and ``update_input_sizes`` attributes are touched, and nothing is done where they are absent.
 """
 
 from __future__ import annotations
@@ -23,6 +30,25 @@ def lift_local_rate_limit(workflow) -> bool:
     if not getattr(workflow, "local_exec", False) or getattr(scheduler, "job_rate_limiter", None) is None:
         return False
     scheduler.job_rate_limiter = None
+    return True
+
+
+def cache_input_sizes(workflow) -> bool:
+    """Make the scheduler read each input's size once, not once per round (``workflow``:
+    Snakemake's, in ``onstart``). A ready job's inputs exist and no job rewrites another's input,
+    so a size once read stays true; one not read (None: the file did not exist) is read again.
+    Returns whether it did."""
+    scheduler = getattr(workflow, "scheduler", None)
+    if not isinstance(getattr(scheduler, "_input_sizes", None), dict) \
+            or not callable(getattr(scheduler, "update_input_sizes", None)):
+        return False
+
+    async def update_input_sizes(jobs):
+        sizes = scheduler._input_sizes
+        for path in {p for job in jobs for p in job.input if sizes.get(p) is None}:
+            sizes[path] = await path.size() if await path.exists() else None
+
+    scheduler.update_input_sizes = update_input_sizes
     return True
 
 

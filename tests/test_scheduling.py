@@ -1,5 +1,7 @@
-"""Snakemake's local scheduling rounds: the job-rate limiter's re-evaluations chain, and
-:func:`infofrag.scheduling.lift_local_rate_limit` (the Snakefile's ``onstart``) stops them.
+"""Snakemake's scheduling rounds: the job-rate limiter's re-evaluations chain, and
+:func:`infofrag.scheduling.lift_local_rate_limit` (the Snakefile's ``onstart``) stops them; each
+round reads every ready job's input sizes, and :func:`~infofrag.scheduling.cache_input_sizes`
+reads each once; the similarity shards' priorities put the largest first.
 
 Counted, not timed: Snakemake logs each scheduling round ("Resources before job selection",
 ``--verbose``); a round per job that ends is what a run needs."""
@@ -103,3 +105,62 @@ def test_snakemake_starts_the_ready_shards_largest_first(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     # blocks of 2 (a) and 8 (z) channels: z x z 36 pairs, a x z 16, a x a 3
     assert (tmp_path / "order.txt").read_text().split() == ["z__z", "a__z", "a__a"]
+
+
+SIZES_SNAKEFILE = f"""
+import sys
+sys.path.insert(0, {str(ROOT)!r})
+from snakemake.io import _IOFile
+from infofrag.scheduling import cache_input_sizes
+
+READ = []
+_size = _IOFile.size
+
+async def size(self):
+    READ.append(str(self))
+    return await _size(self)
+
+_IOFile.size = size
+
+rule all:
+    input: expand("out/{{i}}.txt", i=range({JOBS}))
+
+rule one:
+    input: "in/{{i}}.a", "in/{{i}}.b"
+    output: "out/{{i}}.txt"
+    shell: "touch {{output}}"
+
+onstart:
+    if config.get("cache"):
+        assert cache_input_sizes(workflow)
+
+onsuccess:
+    inputs = [p for p in READ if p.startswith("in/")]
+    print("SIZES_READ", len(inputs), len(set(inputs)))
+"""
+
+
+def sizes_read(tmp_path: Path, cache: bool) -> tuple[int, int]:
+    d = tmp_path / ("cached" if cache else "default")
+    (d / "in").mkdir(parents=True)
+    for i in range(JOBS):
+        for s in "ab":
+            (d / "in" / f"{i}.{s}").write_text("x" * (i + 1))
+    (d / "Snakefile").write_text(SIZES_SNAKEFILE)
+    proc = subprocess.run([sys.executable, "-m", "snakemake", "--cores", "2", "--config", f"cache={int(cache)}"],
+                          cwd=d, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    line = next(ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("SIZES_READ"))
+    return tuple(int(x) for x in line.split()[1:])
+
+
+def test_each_input_size_is_read_once(tmp_path):
+    """Snakemake reads the size of every input of every ready job each scheduling round; with
+    :func:`infofrag.scheduling.cache_input_sizes` (the Snakefile's ``onstart``) it reads each once."""
+    cached, distinct = sizes_read(tmp_path, cache=True)
+    # once for the rounds, once more when the job that reads it ends (Snakemake's own record of
+    # its inputs, once per job whatever the rounds)
+    assert distinct == 2 * JOBS and cached <= 2 * distinct, (cached, distinct)
+    default, distinct = sizes_read(tmp_path, cache=False)
+    # every round reads the sizes of all the ready jobs' inputs again
+    assert distinct == 2 * JOBS and default > 5 * cached, (default, cached)
