@@ -15,7 +15,11 @@ from snakemake.utils import min_version
 import infofrag
 from infofrag import config as ifc
 from infofrag import ownership, previous, resources
-from infofrag.scheduling import cache_input_sizes, lift_local_rate_limit, shard_priorities
+from infofrag.scheduling import (
+    cache_input_sizes,
+    lift_local_rate_limit,
+    shard_priorities,
+)
 from infofrag.keys import Keys
 from infofrag.stages import scores as scores_stage
 from infofrag.provenance.records import require_checkout
