@@ -222,6 +222,12 @@ def main(argv=None, preset: str = "zoo", doc: str = __doc__, name: str = "zoo_sc
     total = sum(r["total_s"] for r in rows.values())
     lines.append(f"| all | {sum(r['jobs'] for r in rows.values()):,} | {fmt_s(total)} | {fmt_s(wall)} (run) | "
                  f"{fmt_s(sum(f.seconds for f in fl.values()))} | | | {max(r['peak'] for r in rows.values()):,.0f} |")
+    sim, fps = rows.get("similarity"), rows.get("fingerprint")
+    if sim and fps and sim["end"] is not None and fps["end"] is not None and fl.get("similarity"):
+        tail = sim["end"] - fps["end"]
+        lines += ["", f"The similarity stage after its last input (the last fingerprint's end to the last shard's "
+                      f"end; its span also counts shards that started early, beside the fingerprints): "
+                      f"{fmt_s(tail)} s, {tail / fl['similarity'].seconds:.2f}x its floor."]
     lines += ["", "How each floor was measured:", ""] + [f"- {k}: {v.how}" for k, v in fl.items()]
     per = {k: rows[k]["total_s"] / rows[k]["jobs"] for k in ("encode", "fingerprint", "scores") if k in rows}
     lines += [

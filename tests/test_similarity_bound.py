@@ -54,7 +54,7 @@ def test_measure_on_a_finished_run(bound, finished_run):
     assert m["start"] > 0 and m["floor"] > 0
     assert m["with_start"][0] >= m["kernel_only"][0] + m["start"] - 1e-9
     text = bound.report(m, results)
-    assert "| best, each kernel + a process start" in text
+    assert "| best, each kernel + a process start" in text and "after its last input" in text
     assert all(f"| {r['name']} |" in text for r in m["rows"])
 
 
