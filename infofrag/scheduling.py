@@ -1,5 +1,6 @@
-"""Snakemake's scheduling: the local job-rate limit at thousands of jobs (used by the Snakefile's
-``onstart``), and the order of the similarity shards (used by ``rules/similarity.smk``).
+"""Snakemake's scheduling: the local job-rate limit and the input sizes at thousands of jobs
+(used by the Snakefile's ``onstart``), and the order of the per-member jobs and of the similarity
+shards (the rules' priorities).
 
 Snakemake's job-rate limiter (``--max-jobs-per-timespan``, on by default, meant to pace cluster
 submissions) schedules one more scheduling round a timespan (1 s) after every round that finds
@@ -65,3 +66,14 @@ def shard_priorities(block_channels: dict, pairs, base: float = 3.0, spread: flo
         work[(a, b)] = na * (na + 1) / 2 if a == b else na * nb
     top = max(work.values(), default=0) or 1
     return {k: base + spread * w / top for k, w in work.items()}
+
+
+def member_priorities(blocks, base: float = 2.0, spread: float = 0.5) -> dict:
+    """Each member's priority for its ``encode`` and ``fingerprint`` jobs: ``base`` plus up to
+    ``spread``, highest for the first similarity block (``blocks``: the blocks in order, each with
+    ``members``), so that the blocks' fingerprints are completed one after another and each
+    similarity shard can start as soon as its two blocks are done, beside the remaining per-member
+    jobs, instead of every shard waiting for the last fingerprint of all."""
+    blocks = list(blocks)
+    n = len(blocks)
+    return {m: base + spread * (n - 1 - k) / n for k, b in enumerate(blocks) for m in b.members}

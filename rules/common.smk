@@ -18,6 +18,7 @@ from infofrag import ownership, previous, resources
 from infofrag.scheduling import (
     cache_input_sizes,
     lift_local_rate_limit,
+    member_priorities,
     shard_priorities,
 )
 from infofrag.keys import Keys
@@ -44,7 +45,9 @@ ENSEMBLE = ifc.ensemble(config)
 MEMBERS = ENSEMBLE.members
 BLOCKS = ENSEMBLE.blocks
 BLOCK_PAIRS = ENSEMBLE.pairs
-# Each similarity shard's priority: the largest of those ready start first (infofrag.scheduling).
+# Per-member jobs block by block, so that shards start as their blocks complete; each similarity
+# shard's priority: the largest of those ready start first (infofrag.scheduling).
+MEMBER_PRIORITY = member_priorities(BLOCKS.values())
 SHARD_PRIORITY = shard_priorities(
     {name: sum(MEMBERS[m].latent_dim for m in b.members) for name, b in BLOCKS.items()},
     BLOCK_PAIRS,

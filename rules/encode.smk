@@ -11,7 +11,7 @@ rule encode:
         R("logs/encode/{member}.log"),
     benchmark:
         R("benchmarks/encode/{member}.tsv")
-    priority: 2
+    priority: lambda wc: MEMBER_PRIORITY[wc.member]
     conda:
         "../envs/torch.yaml"
     threads: 1

@@ -13,7 +13,7 @@ rule fingerprint:
         R("logs/fingerprint/{member}.log"),
     benchmark:
         R("benchmarks/fingerprint/{member}.tsv")
-    priority: 2
+    priority: lambda wc: MEMBER_PRIORITY[wc.member]
     conda:
         "../envs/torch.yaml"
     threads: 1

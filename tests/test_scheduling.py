@@ -164,3 +164,16 @@ def test_each_input_size_is_read_once(tmp_path):
     default, distinct = sizes_read(tmp_path, cache=False)
     # every round reads the sizes of all the ready jobs' inputs again
     assert distinct == 2 * JOBS and default > 5 * cached, (default, cached)
+
+
+def test_member_priorities_complete_the_blocks_in_order():
+    from types import SimpleNamespace
+
+    from infofrag.scheduling import member_priorities
+
+    blocks = [SimpleNamespace(members=("m0", "m1")), SimpleNamespace(members=("m2",)),
+              SimpleNamespace(members=("m3", "m4"))]
+    p = member_priorities(blocks)
+    assert p["m0"] == p["m1"] > p["m2"] > p["m3"] == p["m4"] == 2.0
+    assert all(2.0 <= v < 2.5 for v in p.values())  # above scores (0), below the shards (3)
+    assert member_priorities([SimpleNamespace(members=("only",))]) == {"only": 2.0}
