@@ -55,11 +55,12 @@ def cache_input_sizes(workflow) -> bool:
 
 def shard_priorities(block_channels: dict, pairs, base: float = 3.0, spread: float = 0.5) -> dict:
     """Each similarity shard's priority: the rule's ``base`` plus up to ``spread`` in proportion
-    to the channel pairs it computes (``block_channels``: channels per block; ``pairs``: the
-    shards' block pairs), so that of the shards ready at once the largest start first and the
-    smallest fill the cores at the end (the longest-first rule). Among equal priorities Snakemake
-    weighs input sizes, which for these directory inputs say nothing of the work: at the paper's
-    scale the smallest of three shards took a core first and the largest waited for it."""
+    to its blocks' channel pairs (``block_channels``: channels per block, informative or not, as
+    the plan knows them; ``pairs``: the shards' block pairs), so that of the shards ready at once
+    the largest start first and the smallest fill the cores at the end (the longest-first rule).
+    Among equal priorities Snakemake weighs input sizes, which for these directory inputs say
+    nothing of the work: at the paper's scale the smallest of three shards took a core first and
+    the largest waited for it."""
     work = {}
     for a, b in pairs:
         na, nb = block_channels[a], block_channels[b]
