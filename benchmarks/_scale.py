@@ -247,6 +247,13 @@ def _stamp(line):
     return dt.datetime.strptime(m.group(1), "%Y-%m-%d %H:%M:%S,%f").timestamp() if m else None
 
 
+def benchmark_record(tsv: Path) -> dict | None:
+    """A Snakemake benchmark file's last row by column name (``s``, ``max_rss``, ...); None when
+    it holds no row."""
+    lines = tsv.read_text().splitlines()
+    return dict(zip(lines[0].split("\t"), lines[-1].split("\t"))) if len(lines) >= 2 else None
+
+
 def stage_table(results: Path) -> dict:
     """Per rule: jobs, total s (benchmark files), span (first start to last end), the job's own
     time (Job: entry to record), exact peak memory (job logs), sampled max_rss."""
@@ -255,10 +262,9 @@ def stage_table(results: Path) -> dict:
     for tsv in sorted((results / "benchmarks").rglob("*.tsv")):
         rel = tsv.relative_to(results / "benchmarks")
         rule = rel.parts[0] if len(rel.parts) > 1 else rel.stem
-        lines = tsv.read_text().splitlines()
-        if len(lines) < 2:
+        rec = benchmark_record(tsv)
+        if rec is None:
             continue
-        rec = dict(zip(lines[0].split("\t"), lines[-1].split("\t")))
         s = float(rec["s"])
         r = rows[rule]
         r["jobs"] += 1

@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _scale import machine, stage_table  # noqa: E402
+from _scale import benchmark_record, machine, stage_table  # noqa: E402
 
 PY = sys.executable
 #: what a shard job imports before its arithmetic (scripts/similarity.py and the kernel)
@@ -73,10 +73,15 @@ def shard_inputs(results: Path) -> list[dict]:
     return out
 
 
+def run_members(shards: list[dict]) -> list[str]:
+    """The members of the shards' blocks, each once, in block order."""
+    return list(dict.fromkeys(m for s in shards for m in s["a"] + s["b"]))
+
+
 def regrouped(shards: list[dict], per_block: int) -> list[dict]:
     """The run's members (in block order) in blocks of ``per_block``, and a shard per pair of
     blocks: another layout of the same channels, measured as if the run had used it."""
-    members = list(dict.fromkeys(m for s in shards for m in s["a"] + s["b"]))
+    members = run_members(shards)
     blocks = [members[k:k + per_block] for k in range(0, len(members), per_block)]
     return [{"name": f"block{i}__block{j}", "a": blocks[i], "b": blocks[j], "threshold": shards[0]["threshold"]}
             for i in range(len(blocks)) for j in range(i, len(blocks))]
@@ -103,10 +108,8 @@ def measure(results: Path, cores: int, per_block: int | None = None) -> dict:
         shards = regrouped(shards, per_block)
     stages = {} if per_block else stage_table(results)
     table = stages.get("similarity")
-    jobs = {}
-    for tsv in (results / "benchmarks" / "similarity").glob("*.tsv"):
-        lines = tsv.read_text().splitlines()
-        jobs[tsv.stem] = float(dict(zip(lines[0].split("\t"), lines[-1].split("\t")))["s"])
+    jobs = {tsv.stem: float(rec["s"]) for tsv in (results / "benchmarks" / "similarity").glob("*.tsv")
+            if (rec := benchmark_record(tsv)) is not None}
     cache = {}
 
     def channels(members, threshold):
@@ -125,9 +128,8 @@ def measure(results: Path, cores: int, per_block: int | None = None) -> dict:
         similarity(PosteriorChannels(*a), None if same else PosteriorChannels(*b), return_terms=True)
         rows.append({**s, "rows": len(a[0]), "cols": len(b[0]), "same": same,
                      "kernel": time.perf_counter() - t0, "job": None if per_block else jobs.get(s["name"])})
-    everyone = sorted(set(m for s in shards for m in s["a"] + s["b"]))
     torch.set_num_threads(cores)
-    mu, lv = channels(everyone, shards[0]["threshold"])
+    mu, lv = channels(run_members(shards), shards[0]["threshold"])
     t0 = time.perf_counter()
     similarity(PosteriorChannels(mu, lv))
     floor = time.perf_counter() - t0

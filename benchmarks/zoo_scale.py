@@ -35,8 +35,8 @@ import numpy as np
 import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _scale import (PAPER, PY, ROOT, STAGES, ZOO, Grid, LoadMonitor, build, dry_run, floors, fmt_s,  # noqa: E402
-                    machine, recovery, slurm_submissions, snakemake, stage_table, tree_size)
+from _scale import (PAPER, PY, ROOT, STAGES, ZOO, Grid, LoadMonitor, benchmark_record, build, dry_run, floors,  # noqa: E402
+                    fmt_s, machine, recovery, slurm_submissions, snakemake, stage_table, tree_size)
 from _tables import write_table  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
@@ -96,7 +96,7 @@ def snakemake_overhead(work: Path, n_jobs: int = 40) -> float:
     (d / "s.py").write_text("import numpy\nopen(snakemake.output[0], 'w').write('x')\n")
     subprocess.run([PY, "-m", "snakemake", "-s", str(d / "Snakefile"), "-d", str(d), "--cores", "2", "--quiet"],
                    capture_output=True, check=True)
-    s = [float(p.read_text().splitlines()[1].split("\t")[0]) for p in (d / "bench").glob("*.tsv")]
+    s = [float(benchmark_record(p)["s"]) for p in (d / "bench").glob("*.tsv")]
     return float(np.mean(s))
 
 

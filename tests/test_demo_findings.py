@@ -2,21 +2,17 @@
 finished test run's own stores: each number it prints is the one the stores hold."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 import xarray as xr
 
-from helpers.runs import ROOT
+from helpers.scripts import load_benchmark
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("demo_findings", ROOT / "benchmarks" / "demo_findings.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("demo_findings")
 
 
 @pytest.mark.slow

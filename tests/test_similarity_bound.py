@@ -1,24 +1,19 @@
 """benchmarks/similarity_bound.py: the best schedule of indivisible shards, and the script on the
 session's finished run of config/test.yaml (its shards, their informative channels, the table)."""
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
 
+from helpers.scripts import load_benchmark
 from infofrag.store import zarr_io
 
 
 @pytest.fixture(scope="module")
 def bound():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "similarity_bound.py"
-    spec = importlib.util.spec_from_file_location("similarity_bound_script", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("similarity_bound")
 
 
 def test_best_makespan_is_the_best_assignment(bound):

@@ -1,15 +1,14 @@
 """Tests of infofrag.synthetic (the nine spaces of the paper's section 4.1, CKA) and of a reduced
 run of benchmarks/synthetic_spaces.py."""
 
-import importlib.util
 import json
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
 import infofrag
+from helpers.scripts import load_benchmark
 from infofrag.synthetic import (N_POINTS, SPACE_NAMES, kernel_cka, linear_cka, positions, square_spiral,
                                 synthetic_spaces)
 
@@ -21,11 +20,7 @@ def spaces():
 
 @pytest.fixture(scope="module")
 def script():
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "synthetic_spaces.py"
-    spec = importlib.util.spec_from_file_location("synthetic_spaces_script", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_benchmark("synthetic_spaces")
 
 
 EXPECTED_DIMS = {"spiral_sharp": 2, "spiral_mid": 2, "spiral_blurred": 2, "square_spiral": 2,
